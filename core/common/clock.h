@@ -21,7 +21,8 @@ Clock* RealClock();
 // A clock that only moves when told to. Thread-safe.
 class SimulatedClock final : public Clock {
  public:
-  explicit SimulatedClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000))
+  explicit SimulatedClock(
+      absl::Time start = absl::FromUnixSeconds(1'700'000'000))
       : now_(start) {}
 
   absl::Time Now() const override {

@@ -10,9 +10,7 @@ namespace booking {
 
 // The database stores times as UTC milliseconds since the Unix epoch.
 inline int64_t ToDbMillis(absl::Time t) { return absl::ToUnixMillis(t); }
-inline absl::Time FromDbMillis(int64_t ms) {
-  return absl::FromUnixMillis(ms);
-}
+inline absl::Time FromDbMillis(int64_t ms) { return absl::FromUnixMillis(ms); }
 
 inline google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
   google::protobuf::Timestamp ts;

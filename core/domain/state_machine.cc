@@ -45,17 +45,16 @@ bool IsTransitionAllowed(State from, State to) {
 
 absl::Status ValidateTransition(State from, State to) {
   if (IsTransitionAllowed(from, to)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("illegal state transition ", StateName(from), " -> ",
-                   StateName(to)));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "illegal state transition ", StateName(from), " -> ", StateName(to)));
 }
 
 absl::string_view StateName(State s) { return A::State_Name(s); }
 
 const std::vector<State>& AllStates() {
   static const auto* const states = new std::vector<State>{
-      A::PENDING,   A::IN_PROGRESS,  A::AWAITING_CONFIRMATION,
-      A::CONFIRMED, A::CANCELLING,   A::COMPENSATING,
+      A::PENDING,   A::IN_PROGRESS, A::AWAITING_CONFIRMATION,
+      A::CONFIRMED, A::CANCELLING,  A::COMPENSATING,
       A::CANCELLED, A::FAILED};
   return *states;
 }

@@ -121,10 +121,10 @@ enum class CommandType {
 const char* CommandTypeName(CommandType t);  // "BOOK", "CANCEL", ...
 
 enum class CommandStatus {
-  kPending,     // due at next_attempt_time
-  kLeased,      // a worker holds it until lease_expiry
-  kDone,        // finished (successfully or superseded)
-  kDead,        // cannot be processed; an operator may requeue it
+  kPending,  // due at next_attempt_time
+  kLeased,   // a worker holds it until lease_expiry
+  kDone,     // finished (successfully or superseded)
+  kDead,     // cannot be processed; an operator may requeue it
 };
 const char* CommandStatusName(CommandStatus s);  // "PENDING", ...
 
@@ -226,8 +226,7 @@ class AppointmentStore {
   virtual std::vector<absl::StatusOr<CreateResult>> CreateAppointments(
       absl::Span<const CreateIntent> intents) = 0;
 
-  virtual absl::StatusOr<Appointment> GetAppointment(
-      const std::string& id) = 0;
+  virtual absl::StatusOr<Appointment> GetAppointment(const std::string& id) = 0;
 
   virtual absl::StatusOr<ListPage> ListAppointments(const ListQuery& q) = 0;
 

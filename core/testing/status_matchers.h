@@ -36,16 +36,13 @@ MATCHER_P2(StatusIs, code, message_matcher,
   const absl::Status& s = ::booking::testing::GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher,
-                                       std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace booking::testing
 
-#define ASSERT_OK(expr) \
-  ASSERT_THAT((expr), ::booking::testing::IsOk())
-#define EXPECT_OK(expr) \
-  EXPECT_THAT((expr), ::booking::testing::IsOk())
+#define ASSERT_OK(expr) ASSERT_THAT((expr), ::booking::testing::IsOk())
+#define EXPECT_OK(expr) EXPECT_THAT((expr), ::booking::testing::IsOk())
 
 #endif  // CORE_TESTING_STATUS_MATCHERS_H_
