@@ -1,0 +1,409 @@
+#include "api_server/group_commit_writer.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "core/common/clock.h"
+#include "core/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace booking {
+namespace {
+
+using ::booking::testing::StatusIs;
+using ::testing::ElementsAre;
+
+// Records what reaches the store. CreateAppointments can be held at a gate so
+// a test can queue work while the writer is "committing".
+class FakeStore final : public AppointmentStore {
+ public:
+  // While closed, the next CreateAppointments/CancelAppointment call
+  // notifies `entered()` and blocks until Open().
+  void CloseGate() {
+    absl::MutexLock lock(&mu_);
+    gate_open_ = false;
+    entered_ = std::make_unique<absl::Notification>();
+  }
+  void OpenGate() {
+    absl::MutexLock lock(&mu_);
+    gate_open_ = true;
+  }
+  void WaitEntered() {
+    absl::Notification* n;
+    {
+      absl::MutexLock lock(&mu_);
+      n = entered_.get();
+    }
+    n->WaitForNotification();
+  }
+  void FailWith(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    fail_ = s;
+  }
+  // Log of operations: "create:<n>" per transaction, "cancel:<id>".
+  std::vector<std::string> log() const {
+    absl::MutexLock lock(&mu_);
+    return log_;
+  }
+  int transactions_committed() const {
+    absl::MutexLock lock(&mu_);
+    return committed_;
+  }
+
+  std::vector<absl::StatusOr<CreateResult>> CreateAppointments(
+      absl::Span<const CreateIntent> intents) override {
+    Gate();
+    absl::MutexLock lock(&mu_);
+    log_.push_back("create:" + std::to_string(intents.size()));
+    std::vector<absl::StatusOr<CreateResult>> out;
+    for (const CreateIntent& in : intents) {
+      if (!fail_.ok()) {
+        out.push_back(fail_);
+        continue;
+      }
+      CreateResult r;
+      r.appointment = in.appointment;
+      r.appointment.set_request_id(in.request_id);
+      out.push_back(r);
+    }
+    ++committed_;
+    return out;
+  }
+  absl::StatusOr<CancelResult> CancelAppointment(
+      const CancelIntent& intent) override {
+    Gate();
+    absl::MutexLock lock(&mu_);
+    log_.push_back("cancel:" + intent.appointment_id);
+    ++committed_;
+    CancelResult r;
+    r.appointment.set_id(intent.appointment_id);
+    return r;
+  }
+
+  // Not used by the writer.
+  absl::StatusOr<CreateResult> CreateAppointment(const CreateIntent&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<Appointment> GetAppointment(const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<ListPage> ListAppointments(const ListQuery&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<Appointment> TransitionAppointment(
+      const Transition&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<ClaimedCommand>> ClaimDueCommands(
+      const ClaimRequest&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<Appointment> CompleteCommand(const CommandOutcome&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::Status ReleaseCommand(int64_t, int64_t) override {
+    return absl::UnimplementedError("");
+  }
+  absl::Status RequeueDeadCommand(int64_t, absl::Time) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<OutboxCommand> GetCommand(int64_t) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<OutboxCommand>> ListCommandsFor(
+      const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::optional<absl::Time>> NextDueTime() override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<std::pair<CommandStatus, int64_t>>>
+  CountCommandsByStatus() override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<AppointmentEvent>> ListEvents(
+      const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<int64_t> PurgeExpiredIdempotencyKeys(absl::Time) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<int64_t> ChangeCounter() override {
+    return absl::UnimplementedError("");
+  }
+
+ private:
+  void Gate() {
+    absl::MutexLock lock(&mu_);
+    if (gate_open_) return;
+    entered_->Notify();
+    mu_.Await(absl::Condition(&gate_open_));
+  }
+
+  mutable absl::Mutex mu_;
+  bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
+  std::unique_ptr<absl::Notification> entered_ ABSL_GUARDED_BY(mu_);
+  absl::Status fail_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> log_ ABSL_GUARDED_BY(mu_);
+  int committed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+CreateIntent Intent(const std::string& request_id) {
+  CreateIntent in;
+  in.request_id = request_id;
+  in.appointment.set_id("id-" + request_id);
+  return in;
+}
+
+// Collects callback results; lets the test wait for N of them.
+class Results {
+ public:
+  GroupCommitWriter::CreateDone CreateCallback(const FakeStore* store) {
+    return [this, store](absl::StatusOr<CreateResult> r) {
+      absl::MutexLock lock(&mu_);
+      statuses_.push_back(r.status());
+      // An answer is only ever given after a commit.
+      if (r.ok()) {
+        EXPECT_GT(store->transactions_committed(), 0);
+      }
+    };
+  }
+  void WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return statuses_.size() >= n;
+    };
+    mu_.Await(absl::Condition(&enough));
+  }
+  std::vector<absl::Status> statuses() {
+    absl::MutexLock lock(&mu_);
+    return statuses_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(GroupCommitWriterTest, RequestsWaitingDuringACommitShareTheNextOne) {
+  FakeStore store;
+  GroupCommitWriter writer(&store);
+  Results results;
+
+  store.CloseGate();
+  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();  // the writer is inside the first transaction
+  for (int i = 0; i < 20; ++i) {
+    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
+                        results.CreateCallback(&store));
+  }
+  EXPECT_EQ(writer.queue_depth(), 20);
+  store.OpenGate();
+  results.WaitFor(21);
+  EXPECT_THAT(store.log(), ElementsAre("create:1", "create:20"));
+  for (const absl::Status& s : results.statuses()) EXPECT_OK(s);
+}
+
+TEST(GroupCommitWriterTest, BatchesAreCappedAtMaxBatch) {
+  FakeStore store;
+  GroupCommitWriterOptions options;
+  options.max_batch = 4;
+  GroupCommitWriter writer(&store, options);
+  Results results;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  for (int i = 0; i < 10; ++i) {
+    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
+                        results.CreateCallback(&store));
+  }
+  store.OpenGate();
+  results.WaitFor(11);
+  EXPECT_THAT(store.log(),
+              ElementsAre("create:1", "create:4", "create:4", "create:2"));
+}
+
+TEST(GroupCommitWriterTest, BatchObserverSeesEachTransactionSize) {
+  FakeStore store;
+  absl::Mutex mu;
+  std::vector<int> sizes;
+  GroupCommitWriterOptions options;
+  options.on_create_batch = [&](int n) {
+    absl::MutexLock lock(&mu);
+    sizes.push_back(n);
+  };
+  GroupCommitWriter writer(&store, options);
+  Results results;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("a"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  writer.SubmitCreate(Intent("b"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  writer.SubmitCreate(Intent("c"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.OpenGate();
+  results.WaitFor(3);
+  writer.Stop();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(sizes, ElementsAre(1, 2));
+}
+
+TEST(GroupCommitWriterTest, CancelsKeepTheirPlaceInTheQueue) {
+  FakeStore store;
+  GroupCommitWriter writer(&store);
+  Results results;
+  absl::Notification cancelled;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  writer.SubmitCreate(Intent("a"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  writer.SubmitCreate(Intent("b"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  CancelIntent cancel;
+  cancel.appointment_id = "X";
+  writer.SubmitCancel(cancel, absl::InfiniteFuture(),
+                      [&](absl::StatusOr<CancelResult> r) {
+                        EXPECT_OK(r);
+                        cancelled.Notify();
+                      });
+  writer.SubmitCreate(Intent("c"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.OpenGate();
+  results.WaitFor(4);
+  cancelled.WaitForNotification();
+  EXPECT_THAT(store.log(),
+              ElementsAre("create:1", "create:2", "cancel:X", "create:1"));
+}
+
+TEST(GroupCommitWriterTest, AFullQueueRefusesAtOnceWithUnavailable) {
+  FakeStore store;
+  GroupCommitWriterOptions options;
+  options.max_queue = 2;
+  GroupCommitWriter writer(&store, options);
+  Results results;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("in-store"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  writer.SubmitCreate(Intent("q1"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  writer.SubmitCreate(Intent("q2"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  absl::Status refused;
+  writer.SubmitCreate(
+      Intent("q3"), absl::InfiniteFuture(),
+      [&](absl::StatusOr<CreateResult> r) { refused = r.status(); });
+  // Refused inline, before the gate opens.
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable,
+                                ::testing::HasSubstr("overloaded")));
+  store.OpenGate();
+  results.WaitFor(3);
+  for (const absl::Status& s : results.statuses()) EXPECT_OK(s);
+}
+
+TEST(GroupCommitWriterTest, ExpiredIntentsAreAnsweredWithoutBeingWritten) {
+  FakeStore store;
+  SimulatedClock clock;
+  GroupCommitWriterOptions options;
+  options.clock = &clock;
+  GroupCommitWriter writer(&store, options);
+  Results results;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  writer.SubmitCreate(Intent("late"), clock.Now() + absl::Seconds(1),
+                      results.CreateCallback(&store));
+  writer.SubmitCreate(Intent("patient"), clock.Now() + absl::Seconds(10),
+                      results.CreateCallback(&store));
+  absl::Status cancel_status;
+  absl::Notification cancel_done;
+  CancelIntent cancel;
+  cancel.appointment_id = "Y";
+  writer.SubmitCancel(cancel, clock.Now() + absl::Seconds(1),
+                      [&](absl::StatusOr<CancelResult> r) {
+                        cancel_status = r.status();
+                        cancel_done.Notify();
+                      });
+  clock.Advance(absl::Seconds(2));  // "late" and the cancel have expired
+  store.OpenGate();
+  results.WaitFor(3);
+  cancel_done.WaitForNotification();
+  std::vector<absl::Status> statuses = results.statuses();
+  EXPECT_OK(statuses[0]);
+  EXPECT_THAT(statuses[1], StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_OK(statuses[2]);
+  EXPECT_THAT(cancel_status, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Only "patient" reached the second transaction; the cancel never ran.
+  EXPECT_THAT(store.log(), ElementsAre("create:1", "create:1"));
+}
+
+TEST(GroupCommitWriterTest, AFailedTransactionFailsEveryIntentInIt) {
+  FakeStore store;
+  store.FailWith(absl::UnavailableError("database is busy"));
+  GroupCommitWriter writer(&store);
+  Results results;
+  for (int i = 0; i < 5; ++i) {
+    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
+                        results.CreateCallback(&store));
+  }
+  results.WaitFor(5);
+  for (const absl::Status& s : results.statuses()) {
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable));
+  }
+}
+
+TEST(GroupCommitWriterTest, StopFinishesQueuedWorkThenRefuses) {
+  FakeStore store;
+  GroupCommitWriter writer(&store);
+  Results results;
+  store.CloseGate();
+  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitEntered();
+  for (int i = 0; i < 5; ++i) {
+    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
+                        results.CreateCallback(&store));
+  }
+  std::thread stopper([&] { writer.Stop(); });
+  // Stop has been asked for (or is about to be); new work is refused once it
+  // is, but the queued work still completes.
+  store.OpenGate();
+  stopper.join();
+  EXPECT_EQ(results.statuses().size(), 6u);
+  for (const absl::Status& s : results.statuses()) EXPECT_OK(s);
+
+  absl::Status after;
+  writer.SubmitCreate(
+      Intent("after"), absl::InfiniteFuture(),
+      [&](absl::StatusOr<CreateResult> r) { after = r.status(); });
+  EXPECT_THAT(after, StatusIs(absl::StatusCode::kUnavailable,
+                              ::testing::HasSubstr("shutting down")));
+  EXPECT_FALSE(writer.SubmitTask([](AppointmentStore*) {}));
+  writer.Stop();  // idempotent
+}
+
+TEST(GroupCommitWriterTest, TasksRunOnTheWriterThreadWithTheStore) {
+  FakeStore store;
+  GroupCommitWriter writer(&store);
+  absl::Notification ran;
+  AppointmentStore* seen = nullptr;
+  ASSERT_TRUE(writer.SubmitTask([&](AppointmentStore* s) {
+    seen = s;
+    ran.Notify();
+  }));
+  ran.WaitForNotification();
+  EXPECT_EQ(seen, &store);
+}
+
+}  // namespace
+}  // namespace booking
