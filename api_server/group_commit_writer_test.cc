@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "api_server/unimplemented_store.h"
 #include "core/common/clock.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -19,7 +20,7 @@ using ::testing::ElementsAre;
 
 // Records what reaches the store. CreateAppointments can be held at a gate so
 // a test can queue work while the writer is "committing".
-class FakeStore final : public AppointmentStore {
+class FakeStore final : public booking::testing::UnimplementedStore {
  public:
   // While closed, the next CreateAppointments/CancelAppointment call
   // notifies `entered()` and blocks until Open().
@@ -82,58 +83,6 @@ class FakeStore final : public AppointmentStore {
     CancelResult r;
     r.appointment.set_id(intent.appointment_id);
     return r;
-  }
-
-  // Not used by the writer.
-  absl::StatusOr<CreateResult> CreateAppointment(const CreateIntent&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<Appointment> GetAppointment(const std::string&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<ListPage> ListAppointments(const ListQuery&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<Appointment> TransitionAppointment(
-      const Transition&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<std::vector<ClaimedCommand>> ClaimDueCommands(
-      const ClaimRequest&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<Appointment> CompleteCommand(const CommandOutcome&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::Status ReleaseCommand(int64_t, int64_t) override {
-    return absl::UnimplementedError("");
-  }
-  absl::Status RequeueDeadCommand(int64_t, absl::Time) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<OutboxCommand> GetCommand(int64_t) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<std::vector<OutboxCommand>> ListCommandsFor(
-      const std::string&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<std::optional<absl::Time>> NextDueTime() override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<std::vector<std::pair<CommandStatus, int64_t>>>
-  CountCommandsByStatus() override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<std::vector<AppointmentEvent>> ListEvents(
-      const std::string&) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<int64_t> PurgeExpiredIdempotencyKeys(absl::Time) override {
-    return absl::UnimplementedError("");
-  }
-  absl::StatusOr<int64_t> ChangeCounter() override {
-    return absl::UnimplementedError("");
   }
 
  private:
