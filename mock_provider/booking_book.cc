@@ -50,8 +50,7 @@ std::string PageToken(int64_t next_seq) { return absl::StrCat("s", next_seq); }
 absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
   if (token.empty()) return 0;
   int64_t seq = 0;
-  if (token[0] != 's' || !absl::SimpleAtoi(token.substr(1), &seq) ||
-      seq <= 0) {
+  if (token[0] != 's' || !absl::SimpleAtoi(token.substr(1), &seq) || seq <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_token '", token, "' is not a token we issued"));
   }
@@ -148,8 +147,9 @@ const BookingBook::Record& BookingBook::EnsureBookedLocked(
   b.set_duration_minutes(request.duration_minutes());
   b.set_location(request.location());
   b.set_customer_ref(request.customer_ref());
-  b.set_status(mode.mode == ::provider::v1::PENDING_CONFIRM ? Booking::PENDING
-                                                            : Booking::CONFIRMED);
+  b.set_status(mode.mode == ::provider::v1::PENDING_CONFIRM
+                   ? Booking::PENDING
+                   : Booking::CONFIRMED);
   Record& r = AddLocked(std::move(b), now);
   if (mode.mode == ::provider::v1::PENDING_CONFIRM) {
     r.confirm_at = now + absl::Milliseconds(mode.confirm_after_ms);
@@ -342,13 +342,13 @@ absl::StatusOr<Booking> BookingBook::Get(const GetBookingRequest& request) {
     return absl::UnavailableError("mock always_fail: unavailable");
   }
   if (seqs.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "no booking ",
-        request.booking_id().empty()
-            ? absl::StrCat("with idempotency_key '", request.idempotency_key(),
-                           "'")
-            : absl::StrCat("'", request.booking_id(), "'"),
-        " at provider '", provider_id, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("no booking ",
+                     request.booking_id().empty()
+                         ? absl::StrCat("with idempotency_key '",
+                                        request.idempotency_key(), "'")
+                         : absl::StrCat("'", request.booking_id(), "'"),
+                     " at provider '", provider_id, "'"));
   }
   return View(bookings_.at(seqs.front()), now);
 }
@@ -358,9 +358,9 @@ absl::StatusOr<ListBookingsResponse> BookingBook::List(
   if (request.page_size() < 0) {
     return absl::InvalidArgumentError("page_size must not be negative");
   }
-  const int page_size =
-      request.page_size() == 0 ? kDefaultPageSize
-                               : std::min(request.page_size(), kMaxPageSize);
+  const int page_size = request.page_size() == 0
+                            ? kDefaultPageSize
+                            : std::min(request.page_size(), kMaxPageSize);
   auto start = ParsePageToken(request.page_token());
   if (!start.ok()) return start.status();
 
@@ -444,7 +444,8 @@ StatsResponse BookingBook::Stats(const StatsRequest& request) const {
     ks->set_live_bookings(live);
   }
   for (const auto& [provider_id, totals] : totals_) {
-    if (!request.provider_id().empty() && provider_id != request.provider_id()) {
+    if (!request.provider_id().empty() &&
+        provider_id != request.provider_id()) {
       continue;
     }
     ProviderTotals* t = response.add_totals();

@@ -140,12 +140,10 @@ class BookingBook {
   ModeTable modes_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Record> bookings_ ABSL_GUARDED_BY(mu_);  // by seq
-  absl::flat_hash_map<std::string, int64_t> by_booking_id_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> by_booking_id_ ABSL_GUARDED_BY(mu_);
   std::map<KeyId, KeyState> keys_ ABSL_GUARDED_BY(mu_);
   // Seqs per provider, ascending, for paging a provider's bookings.
-  std::map<std::string, std::vector<int64_t>> by_provider_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<int64_t>> by_provider_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ::provider::v1::ProviderTotals> totals_
       ABSL_GUARDED_BY(mu_);
 };

@@ -40,9 +40,9 @@ absl::Status InitJsonLog(const std::string& level, const std::string& file) {
 }
 
 void LogJson(spdlog::level::level_enum level, absl::string_view event,
-             nlohmann::json fields) {
+             nlohmann::ordered_json fields) {
   if (!spdlog::should_log(level)) return;
-  nlohmann::json line = nlohmann::json::object();
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
   line["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", RealClock()->Now(),
                                 absl::UTCTimeZone());
   const auto name = spdlog::level::to_string_view(level);
@@ -51,7 +51,8 @@ void LogJson(spdlog::level::level_enum level, absl::string_view event,
   line["event"] = std::string(event);
   for (auto& [key, value] : fields.items()) line[key] = value;
   spdlog::log(level, "{}",
-              line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+              line.dump(-1, ' ', false,
+                        nlohmann::ordered_json::error_handler_t::replace));
 }
 
 }  // namespace booking::mock

@@ -25,8 +25,9 @@ inline bool LogEnabled(spdlog::level::level_enum level) {
 }
 
 // Writes {"ts", "level", "service": "mock_provider", "event", ...fields}.
+// Fields keep their order.
 void LogJson(spdlog::level::level_enum level, absl::string_view event,
-             nlohmann::json fields = nlohmann::json::object());
+             nlohmann::ordered_json fields = nlohmann::ordered_json::object());
 
 }  // namespace booking::mock
 

@@ -45,8 +45,7 @@ absl::StatusOr<ModeTable> ModesFromFlags() {
   const std::string modes = absl::GetFlag(FLAGS_modes);
   const std::string modes_file = absl::GetFlag(FLAGS_modes_file);
   if (!modes.empty() && !modes_file.empty()) {
-    return absl::InvalidArgumentError(
-        "give --modes or --modes_file, not both");
+    return absl::InvalidArgumentError("give --modes or --modes_file, not both");
   }
   if (!modes_file.empty()) return LoadModesFile(modes_file);
   return ParseModesFlag(modes);
@@ -76,11 +75,8 @@ int Main() {
     return 1;
   }
   AnnounceListening((*server)->bound().host, (*server)->bound().port);
-  nlohmann::json mode_list = nlohmann::json::object();
-  for (const auto& [id, spec] : *modes) {
-    mode_list[id] = absl::StrCat(ModeName(spec.mode), " ",
-                                 ParamsToProto(spec).ShortDebugString());
-  }
+  nlohmann::ordered_json mode_list = nlohmann::ordered_json::object();
+  for (const auto& [id, spec] : *modes) mode_list[id] = FormatModeSpec(spec);
   LogJson(spdlog::level::info, "started",
           {{"listen", (*server)->address()},
            {"seed", options.seed},

@@ -56,16 +56,16 @@ const ModeInfo* FindMode(Mode mode) {
   return nullptr;
 }
 
-const char* const kParamNames[] = {"delay_ms",       "fail_first_n",
-                                   "fail_fraction",  "retry_after_ms",
+const char* const kParamNames[] = {"delay_ms",         "fail_first_n",
+                                   "fail_fraction",    "retry_after_ms",
                                    "confirm_after_ms", "decline_after_ms"};
 
 // Sets one named parameter from its text form.
 absl::Status SetParam(ModeSpec& spec, absl::string_view name,
                       absl::string_view value, absl::string_view where) {
   auto bad_value = [&](absl::string_view expected) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": ", name, "='", value, "' is not ", expected));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", name, "='", value, "' is not ", expected));
   };
   int64_t* int64_field = nullptr;
   if (name == "delay_ms") int64_field = &spec.delay_ms;
@@ -89,8 +89,8 @@ absl::Status SetParam(ModeSpec& spec, absl::string_view name,
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(where, ": unknown parameter '", name, "' (known: ",
-                   absl::StrJoin(kParamNames, ", "), ")"));
+      absl::StrCat(where, ": unknown parameter '", name,
+                   "' (known: ", absl::StrJoin(kParamNames, ", "), ")"));
 }
 
 bool IsSet(const ModeSpec& spec, absl::string_view param) {
@@ -107,8 +107,9 @@ absl::Status CheckProviderId(absl::string_view id, absl::string_view where,
                              const ModeTable& table) {
   if (id.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": provider id is empty (use \"*\" for the "
-                            "default mode)"));
+        absl::StrCat(where,
+                     ": provider id is empty (use \"*\" for the "
+                     "default mode)"));
   }
   if (table.count(std::string(id)) > 0) {
     return absl::InvalidArgumentError(
@@ -140,6 +141,20 @@ absl::StatusOr<Mode> ParseModeName(absl::string_view name) {
 std::string ModeName(Mode mode) {
   const ModeInfo* info = FindMode(mode);
   return info != nullptr ? info->name : absl::StrCat("mode_", mode);
+}
+
+std::string FormatModeSpec(const ModeSpec& spec) {
+  std::string out = ModeName(spec.mode);
+  auto add = [&out](const char* name, auto value) {
+    if (value != 0) absl::StrAppend(&out, ":", name, "=", value);
+  };
+  add("delay_ms", spec.delay_ms);
+  add("fail_first_n", spec.fail_first_n);
+  add("fail_fraction", spec.fail_fraction);
+  add("retry_after_ms", spec.retry_after_ms);
+  add("confirm_after_ms", spec.confirm_after_ms);
+  add("decline_after_ms", spec.decline_after_ms);
+  return out;
 }
 
 ModeSpec WithDefaults(const ModeSpec& spec) {
@@ -185,8 +200,8 @@ absl::Status ValidateModeSpec(const ModeSpec& spec, absl::string_view where) {
         absl::StrCat(where, ": fail_fraction must be in [0, 1]"));
   }
   if (spec.fail_first_n != 0 && spec.fail_fraction != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": set fail_first_n or fail_fraction, not both"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": set fail_first_n or fail_fraction, not both"));
   }
   for (const char* param : kParamNames) {
     if (!IsSet(spec, param)) continue;
@@ -194,8 +209,8 @@ absl::Status ValidateModeSpec(const ModeSpec& spec, absl::string_view where) {
     for (const auto& p : info->params) applies |= (p == param);
     if (!applies) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": parameter ", param,
-                       " does not apply to mode ", info->name));
+          absl::StrCat(where, ": parameter ", param, " does not apply to mode ",
+                       info->name));
     }
   }
   return absl::OkStatus();
@@ -265,9 +280,9 @@ absl::StatusOr<ModeTable> ParseModesFlag(absl::string_view flag) {
 }
 
 absl::StatusOr<ModeTable> ParseModesJson(absl::string_view json_text) {
-  nlohmann::json root = nlohmann::json::parse(json_text.begin(),
-                                              json_text.end(), nullptr,
-                                              /*allow_exceptions=*/false);
+  nlohmann::json root =
+      nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr,
+                            /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     return absl::InvalidArgumentError("modes file is not valid JSON");
   }

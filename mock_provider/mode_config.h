@@ -41,6 +41,9 @@ struct ModeSpec {
 absl::StatusOr<Mode> ParseModeName(absl::string_view name);
 std::string ModeName(Mode mode);
 
+// The --modes form of one spec, e.g. "flaky:fail_first_n=2".
+std::string FormatModeSpec(const ModeSpec& spec);
+
 // Fills the mode's defaults into zero-valued parameters.
 ModeSpec WithDefaults(const ModeSpec& spec);
 

@@ -8,6 +8,8 @@ namespace booking::mock {
 
 // Shared by the reactor and the timer entry; whichever finishes first wins.
 struct ReplyScheduler::Slot {
+  explicit Slot(ReplyScheduler* o) : owner(o) {}
+  ReplyScheduler* const owner;
   absl::Mutex mu;
   grpc::ServerUnaryReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
   grpc::Status status;
@@ -22,11 +24,8 @@ struct ReplyScheduler::Slot {
     }
     if (r == nullptr) return false;
     r->Finish(s);
+    owner->Answered();
     return true;
-  }
-  bool finished() {
-    absl::MutexLock lock(&mu);
-    return reactor == nullptr;
   }
 };
 
@@ -59,7 +58,7 @@ ReplyScheduler::~ReplyScheduler() {
 grpc::ServerUnaryReactor* ReplyScheduler::Hold(
     grpc::CallbackServerContext* context, absl::Duration delay,
     grpc::Status status) {
-  auto slot = std::make_shared<Slot>();
+  auto slot = std::make_shared<Slot>(this);
   slot->status = std::move(status);
   auto* reactor = new HeldReactor(slot);
   {
@@ -71,6 +70,7 @@ grpc::ServerUnaryReactor* ReplyScheduler::Hold(
   {
     absl::MutexLock lock(&mu_);
     now = flushing_ || delay <= absl::ZeroDuration();
+    ++held_;
     if (!now) {
       queue_.push({RealClock()->Now() + delay, next_order_++, slot});
       wake_.Signal();
@@ -93,16 +93,22 @@ void ReplyScheduler::Flush() {
   for (auto& slot : due) slot->TryFinish(slot->status);
 }
 
+void ReplyScheduler::Answered() {
+  absl::MutexLock lock(&mu_);
+  --held_;
+}
+
 int64_t ReplyScheduler::held() const {
   absl::MutexLock lock(&mu_);
-  // Finished entries wait in the queue until their time; count live ones.
-  auto copy = queue_;
-  int64_t n = 0;
-  while (!copy.empty()) {
-    n += copy.top().slot->finished() ? 0 : 1;
-    copy.pop();
-  }
-  return n;
+  return held_;
+}
+
+bool ReplyScheduler::WaitUntilNoneHeld(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto none_held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return held_ == 0;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&none_held), timeout);
 }
 
 void ReplyScheduler::Run() {

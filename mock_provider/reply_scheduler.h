@@ -37,8 +37,11 @@ class ReplyScheduler {
   // shutdown: a drain must not wait out a 60 s timeout mode.
   void Flush();
 
-  // Calls held and not answered yet (tests).
+  // Calls held and not answered yet.
   int64_t held() const;
+  // Waits until no call is held; false after `timeout`. For tests that check
+  // a departed client's call is released (a bound, not a sleep).
+  bool WaitUntilNoneHeld(absl::Duration timeout) const;
 
  private:
   struct Slot;
@@ -53,12 +56,14 @@ class ReplyScheduler {
   };
 
   void Run();
+  void Answered();
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue_
       ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -91,8 +91,7 @@ grpc::ServerUnaryReactor* MockControlImpl::SetMode(
   absl::Status status = book_->SetMode(request->provider_id(), spec);
   LogJson(status.ok() ? spdlog::level::info : spdlog::level::warn, "mode_set",
           {{"provider_id", request->provider_id()},
-           {"mode", ModeName(request->mode())},
-           {"params", request->params().ShortDebugString()},
+           {"mode", FormatModeSpec(spec)},
            {"error", std::string(status.message())}});
   return Answer(context, status);
 }

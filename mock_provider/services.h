@@ -38,7 +38,8 @@ class ProviderServiceImpl final
   ReplyScheduler* const scheduler_;
 };
 
-class MockControlImpl final : public ::provider::v1::MockControl::CallbackService {
+class MockControlImpl final
+    : public ::provider::v1::MockControl::CallbackService {
  public:
   explicit MockControlImpl(BookingBook* book) : book_(book) {}
 
@@ -46,12 +47,14 @@ class MockControlImpl final : public ::provider::v1::MockControl::CallbackServic
       grpc::CallbackServerContext* context,
       const ::provider::v1::SetModeRequest* request,
       ::provider::v1::SetModeResponse* response) override;
-  grpc::ServerUnaryReactor* Reset(grpc::CallbackServerContext* context,
-                                  const ::provider::v1::ResetRequest* request,
-                                  ::provider::v1::ResetResponse* response) override;
-  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
-                                  const ::provider::v1::StatsRequest* request,
-                                  ::provider::v1::StatsResponse* response) override;
+  grpc::ServerUnaryReactor* Reset(
+      grpc::CallbackServerContext* context,
+      const ::provider::v1::ResetRequest* request,
+      ::provider::v1::ResetResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(
+      grpc::CallbackServerContext* context,
+      const ::provider::v1::StatsRequest* request,
+      ::provider::v1::StatsResponse* response) override;
   grpc::ServerUnaryReactor* ListAll(
       grpc::CallbackServerContext* context,
       const ::provider::v1::ListAllRequest* request,
