@@ -1,6 +1,8 @@
 #include "core/resilience/circuit_breaker.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -132,6 +134,24 @@ TEST_F(CircuitBreakerTest, HalfOpenAdmitsExactlyThePermittedProbes) {
   EXPECT_FALSE(cb_.TryAcquirePermission());
   // Still waiting for the two probes to finish.
   EXPECT_EQ(cb_.state(), State::kHalfOpen);
+}
+
+TEST_F(CircuitBreakerTest, ConcurrentCallersShareTheProbeBudget) {
+  Open();
+  clock_.Advance(absl::Seconds(30));
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (cb_.TryAcquirePermission()) granted.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 2);
+  EXPECT_THAT(transitions_, ElementsAre(Pair(State::kClosed, State::kOpen),
+                                        Pair(State::kOpen, State::kHalfOpen)));
 }
 
 TEST_F(CircuitBreakerTest, ReleasedProbeSlotCanBeReused) {
