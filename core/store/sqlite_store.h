@@ -1,0 +1,147 @@
+#ifndef CORE_STORE_SQLITE_STORE_H_
+#define CORE_STORE_SQLITE_STORE_H_
+
+// AppointmentStore on one SQLite file in WAL mode (README.md: schema,
+// transaction rules, error mapping).
+//
+// One object = one connection, guarded by a mutex: the object is
+// thread-safe, but its calls run one at a time. Processes and threads that
+// want parallel reads open their own objects on the same file; SQLite
+// serialises writers (BEGIN IMMEDIATE + busy timeout).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "core/common/clock.h"
+#include "core/store/appointment_store.h"
+#include "core/store/sqlite_db.h"
+
+namespace booking {
+
+struct SqliteOptions {
+  // The database file; created (with the schema) if missing.
+  std::string path;
+  // How long a write waits for another connection's write lock before the
+  // call fails with UNAVAILABLE.
+  absl::Duration busy_timeout = absl::Seconds(5);
+  // Only for ReleaseCommand, whose interface carries no time. Null means
+  // RealClock().
+  Clock* clock = nullptr;
+};
+
+class SqliteAppointmentStore final : public AppointmentStore {
+ public:
+  // Opens the file, sets journal_mode=WAL, synchronous=FULL,
+  // foreign_keys=ON and the busy timeout, and migrates the schema to the
+  // latest version (see sqlite_schema.h).
+  static absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> Open(
+      const SqliteOptions& opts);
+
+  absl::StatusOr<CreateResult> CreateAppointment(
+      const CreateIntent& intent) override;
+  std::vector<absl::StatusOr<CreateResult>> CreateAppointments(
+      absl::Span<const CreateIntent> intents) override;
+  absl::StatusOr<Appointment> GetAppointment(const std::string& id) override;
+  absl::StatusOr<ListPage> ListAppointments(const ListQuery& q) override;
+  absl::StatusOr<Appointment> TransitionAppointment(
+      const Transition& t) override;
+  absl::StatusOr<CancelResult> CancelAppointment(
+      const CancelIntent& intent) override;
+  absl::StatusOr<std::vector<ClaimedCommand>> ClaimDueCommands(
+      const ClaimRequest& req) override;
+  absl::StatusOr<Appointment> CompleteCommand(
+      const CommandOutcome& outcome) override;
+  absl::Status ReleaseCommand(int64_t command_id,
+                              int64_t fencing_token) override;
+  absl::Status RequeueDeadCommand(int64_t command_id, absl::Time now) override;
+  absl::StatusOr<OutboxCommand> GetCommand(int64_t command_id) override;
+  absl::StatusOr<std::vector<OutboxCommand>> ListCommandsFor(
+      const std::string& appointment_id) override;
+  absl::StatusOr<std::optional<absl::Time>> NextDueTime() override;
+  absl::StatusOr<std::vector<std::pair<CommandStatus, int64_t>>>
+  CountCommandsByStatus() override;
+  absl::StatusOr<std::vector<AppointmentEvent>> ListEvents(
+      const std::string& appointment_id) override;
+  absl::StatusOr<int64_t> PurgeExpiredIdempotencyKeys(absl::Time now) override;
+  absl::StatusOr<int64_t> ChangeCounter() override;
+
+ private:
+  struct KeyRow {
+    std::string fingerprint;
+    std::string appointment_id;
+  };
+
+  SqliteAppointmentStore(std::unique_ptr<sqlite::Db> db, Clock* clock)
+      : clock_(clock), db_(std::move(db)) {}
+
+  // Helpers: the caller holds mu_ and, for writes, an open transaction.
+  absl::Status Commit(sqlite::Transaction& tx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<CreateResult> CreateOne(const CreateIntent& intent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Appointment> LoadAppointment(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckAppointmentExists(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<OutboxCommand> LoadCommand(int64_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<OutboxCommand>> LoadCommandsFor(
+      const std::string& appointment_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<KeyRow>> LookupKey(const char* scope,
+                                                  const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertKey(const char* scope, const std::string& key,
+                         const std::string& fingerprint,
+                         const std::string& appointment_id, absl::Time now,
+                         absl::Time expiry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> InsertCommand(const std::string& appointment_id,
+                                        const std::string& provider_id,
+                                        CommandType type, absl::Time due,
+                                        absl::Time deadline, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertEvent(const std::string& appointment_id,
+                           Appointment::State from, Appointment::State to,
+                           const std::string& actor,
+                           const std::string& request_id, absl::Time time,
+                           const std::string& detail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One UPDATE of an appointment row: the set fields change, attempt_count
+  // grows by `attempts`, the version is bumped. No event (callers add it).
+  struct AppointmentUpdate {
+    absl::Time now;
+    std::optional<Appointment::State> state;
+    std::optional<std::string> provider_booking_id;
+    std::optional<std::string> failure_reason;
+    std::optional<std::string> cancel_reason;
+    int attempts = 0;
+  };
+  absl::Status UpdateAppointment(const std::string& id,
+                                 const AppointmentUpdate& u)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks a command DONE without running it (a cancel superseded it).
+  absl::Status RetireCommand(int64_t id, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> NextFencingToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckLease(const OutboxCommand& cmd, int64_t fencing_token);
+
+  Clock* const clock_;
+  absl::Mutex mu_;
+  std::unique_ptr<sqlite::Db> db_ ABSL_GUARDED_BY(mu_);
+  // Commits made through this connection: PRAGMA data_version only counts
+  // other connections' commits.
+  int64_t own_commits_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace booking
+
+#endif  // CORE_STORE_SQLITE_STORE_H_
