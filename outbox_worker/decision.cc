@@ -136,8 +136,6 @@ CommandOutcome DecideConfirmAnswer(const ClaimedCommand& claimed,
                                    const ProviderBooking& booking,
                                    absl::Time now, absl::Duration delay) {
   CommandOutcome out = Base(claimed, now);
-  // Polls are not attempts: attempt_count stays the number of BOOKs.
-  out.count_attempt = false;
   if (!booking.booking_id().empty()) {
     out.provider_booking_id = booking.booking_id();
   }
@@ -355,7 +353,6 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
     }
 
     case CommandType::kConfirm:
-      out.count_attempt = false;
       out.error = ErrorText(claimed, error, false);
       out.detail = out.error;
       if (cls == ErrorClass::kPermanent) {

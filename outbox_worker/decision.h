@@ -105,9 +105,9 @@ CommandOutcome DeferForBreaker(const ClaimedCommand& claimed, absl::Time now,
 // True if the command's history says an earlier attempt may have booked.
 bool MaybeBookedBefore(const OutboxCommand& command);
 
-// Exponent for the next CONFIRM poll delay: polls are not counted as
-// attempts, so the exponent grows with the time already spent waiting
-// (smallest n with base * 2^n >= waited, capped at 30).
+// Exponent for the next CONFIRM poll delay. It grows with the time already
+// spent waiting, not with the poll count, so the spacing stays right after a
+// crash lost some polls (smallest n with base * 2^n >= waited, capped at 30).
 int PollExponent(absl::Duration waited, absl::Duration base);
 
 }  // namespace booking
