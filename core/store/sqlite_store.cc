@@ -148,6 +148,21 @@ std::string JsonStringArray(const std::vector<std::string>& values) {
   return out;
 }
 
+// A BOOK or CONFIRM that would go back to the queue after its appointment
+// was handed to a cancel or an undo (CANCELLING, COMPENSATING, terminal) is
+// retired instead: the CANCEL/COMPENSATE behind it cancels by idempotency
+// key whatever the BOOK may have done, while a re-queued BOOK would block
+// that command and call the provider again for nothing.
+bool SupersededByUndo(CommandType type, A::State state) {
+  return (type == CommandType::kBook || type == CommandType::kConfirm) &&
+         (state == A::CANCELLING || state == A::COMPENSATING ||
+          IsTerminal(state));
+}
+
+std::string SupersededReason(A::State state) {
+  return absl::StrCat("superseded: appointment is ", StateName(state));
+}
+
 std::string WorkerActor(const std::string& worker_id) {
   return absl::StrCat("worker:", worker_id);
 }
@@ -370,12 +385,13 @@ absl::Status SqliteAppointmentStore::UpdateAppointment(
   return absl::OkStatus();
 }
 
-absl::Status SqliteAppointmentStore::RetireCommand(int64_t id, absl::Time now) {
+absl::Status SqliteAppointmentStore::RetireCommand(int64_t id, absl::Time now,
+                                                   const std::string& reason) {
   ASSIGN_OR_RETURN(Statement s,
                    db_->Prepare("UPDATE outbox SET status = 'DONE',"
                                 " last_error = ?1, update_ms = ?2"
                                 " WHERE id = ?3"));
-  s.Bind(1, kSuperseded).Bind(2, ToDbMillis(now)).Bind(3, id);
+  s.Bind(1, reason).Bind(2, ToDbMillis(now)).Bind(3, id);
   return s.Run();
 }
 
@@ -629,7 +645,7 @@ absl::StatusOr<CancelResult> SqliteAppointmentStore::CancelAppointment(
         c.status == CommandStatus::kPending || c.status == CommandStatus::kDead;
     if (queued &&
         (c.type == CommandType::kBook || c.type == CommandType::kConfirm)) {
-      RETURN_IF_ERROR(RetireCommand(c.id, in.now));
+      RETURN_IF_ERROR(RetireCommand(c.id, in.now, kSuperseded));
     }
   }
   const A::State to = maybe_sent ? A::CANCELLING : A::CANCELLED;
@@ -729,16 +745,21 @@ absl::StatusOr<A> SqliteAppointmentStore::CompleteCommand(
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
   ASSIGN_OR_RETURN(OutboxCommand cmd, LoadCommand(o.command_id));
   RETURN_IF_ERROR(CheckLease(cmd, o.fencing_token));
+  ASSIGN_OR_RETURN(A current, LoadAppointment(cmd.appointment_id));
 
   const int counted = o.count_attempt ? 1 : 0;
   const char* status = "DONE";
   absl::Time next_attempt = cmd.next_attempt_time;
+  bool superseded = false;
   switch (o.disposition) {
     case CommandOutcome::Disposition::kDone:
       break;
     case CommandOutcome::Disposition::kReschedule:
-      status = "PENDING";
-      next_attempt = o.next_attempt_time;
+      superseded = SupersededByUndo(cmd.type, current.state());
+      if (!superseded) {
+        status = "PENDING";
+        next_attempt = o.next_attempt_time;
+      }
       break;
     case CommandOutcome::Disposition::kDead:
       status = "DEAD";
@@ -768,8 +789,11 @@ absl::StatusOr<A> SqliteAppointmentStore::CompleteCommand(
         .Bind(6, cmd.id);
     RETURN_IF_ERROR(s.Run());
   }
+  if (superseded) {
+    RETURN_IF_ERROR(
+        RetireCommand(cmd.id, o.now, SupersededReason(current.state())));
+  }
 
-  ASSIGN_OR_RETURN(A current, LoadAppointment(cmd.appointment_id));
   // The state machine decides from the state as it is now, not as the
   // worker saw it at claim time (a cancel may have come in between).
   const bool transition = o.to_state.has_value() &&
@@ -811,6 +835,12 @@ absl::Status SqliteAppointmentStore::ReleaseCommand(int64_t command_id,
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
   ASSIGN_OR_RETURN(OutboxCommand cmd, LoadCommand(command_id));
   RETURN_IF_ERROR(CheckLease(cmd, fencing_token));
+  ASSIGN_OR_RETURN(A current, LoadAppointment(cmd.appointment_id));
+  if (SupersededByUndo(cmd.type, current.state())) {
+    RETURN_IF_ERROR(
+        RetireCommand(command_id, now, SupersededReason(current.state())));
+    return Commit(tx);
+  }
   {
     ASSIGN_OR_RETURN(Statement s,
                      db_->Prepare("UPDATE outbox SET status = 'PENDING',"
@@ -822,18 +852,14 @@ absl::Status SqliteAppointmentStore::ReleaseCommand(int64_t command_id,
   }
   // The claim moved the appointment to IN_PROGRESS; nothing was sent under
   // this lease, so it is queued again.
-  if (cmd.type == CommandType::kBook) {
-    ASSIGN_OR_RETURN(A current, LoadAppointment(cmd.appointment_id));
-    if (current.state() == A::IN_PROGRESS) {
-      AppointmentUpdate u;
-      u.now = now;
-      u.state = A::PENDING;
-      RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
-      RETURN_IF_ERROR(
-          InsertEvent(current.id(), A::IN_PROGRESS, A::PENDING,
-                      WorkerActor(cmd.lease_owner), "", now,
-                      absl::StrCat("BOOK command ", command_id, " released")));
-    }
+  if (cmd.type == CommandType::kBook && current.state() == A::IN_PROGRESS) {
+    AppointmentUpdate u;
+    u.now = now;
+    u.state = A::PENDING;
+    RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
+    RETURN_IF_ERROR(InsertEvent(
+        current.id(), A::IN_PROGRESS, A::PENDING, WorkerActor(cmd.lease_owner),
+        "", now, absl::StrCat("BOOK command ", command_id, " released")));
   }
   return Commit(tx);
 }

@@ -129,7 +129,8 @@ class SqliteAppointmentStore final : public AppointmentStore {
                                  const AppointmentUpdate& u)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks a command DONE without running it (a cancel superseded it).
-  absl::Status RetireCommand(int64_t id, absl::Time now)
+  absl::Status RetireCommand(int64_t id, absl::Time now,
+                             const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> NextFencingToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckLease(const OutboxCommand& cmd, int64_t fencing_token);

@@ -313,6 +313,55 @@ TEST_F(SqliteStoreTest, BatchResultsStandAloneAndDuplicatesInBatchReplay) {
       MakeCreateIntent("appt-3", "req-collide", now_)));
 }
 
+TEST_F(SqliteStoreTest, FailureLateInAnIntentUndoesAllOfItsRowsOnly) {
+  // Fault injection: the last write of one intent (its key) fails.
+  RawDb raw(path_);
+  raw.Text(
+      "CREATE TRIGGER poison BEFORE INSERT ON idempotency_keys"
+      " WHEN NEW.key = 'req-poison'"
+      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  std::vector<CreateIntent> batch = {
+      MakeCreateIntent("appt-1", "req-1", now_),
+      MakeCreateIntent("appt-p", "req-poison", now_),
+      MakeCreateIntent("appt-2", "req-2", now_),
+  };
+  std::vector<absl::StatusOr<CreateResult>> results =
+      store_->CreateAppointments(batch);
+  ASSERT_THAT(results, SizeIs(3));
+  EXPECT_OK(results[0]);
+  EXPECT_THAT(results[1], StatusIs(absl::StatusCode::kInternal,
+                                   HasSubstr("injected failure")));
+  EXPECT_OK(results[2]);
+  // The poisoned intent's appointment, BOOK row and event are gone too.
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM appointments"), 2);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM outbox"), 2);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM appointment_events"), 2);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM outbox WHERE appointment_id = "
+                    "'appt-p'"),
+            0);
+}
+
+TEST_F(SqliteStoreTest, FailedTransactionRollsBackAndConnectionStaysUsable) {
+  Create("appt-1", "req-1");
+  RawDb raw(path_);
+  raw.Text(
+      "CREATE TRIGGER poison BEFORE INSERT ON appointment_events"
+      " WHEN NEW.actor = 'poison'"
+      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  Transition t{"appt-1", 1, A::IN_PROGRESS, "poison", "", "", now_};
+  // The state UPDATE ran before the failing event INSERT: both undone.
+  EXPECT_THAT(
+      store_->TransitionAppointment(t),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("injected failure")));
+  A a = Get("appt-1");
+  EXPECT_EQ(a.state(), A::PENDING);
+  EXPECT_EQ(a.version(), 1);
+  t.actor = "api";
+  absl::StatusOr<A> moved = store_->TransitionAppointment(t);
+  ASSERT_OK(moved);
+  EXPECT_EQ(moved->state(), A::IN_PROGRESS);
+}
+
 TEST_F(SqliteStoreTest, EmptyBatchReturnsNothing) {
   EXPECT_THAT(store_->CreateAppointments({}), IsEmpty());
 }
@@ -601,6 +650,41 @@ TEST_F(SqliteStoreTest, CancelInProgressWaitsForLeasedBook) {
   ASSERT_OK(a);
   EXPECT_EQ(a->state(), A::CANCELLED);
   EXPECT_EQ(a->attempt_count(), 2);
+}
+
+TEST_F(SqliteStoreTest, BookFailingAfterCancelIsRetiredNotRequeued) {
+  Create("appt-1", "req-1");
+  ClaimedCommand book = ClaimOne(now_);
+  ASSERT_OK(store_->CancelAppointment(MakeCancelIntent("appt-1", "c-1", now_)));
+  // The in-flight BOOK fails retryably: re-queueing it would hold the CANCEL
+  // back and call the provider again; the CANCEL by key covers it.
+  CommandOutcome o = Outcome(book, now_ + absl::Seconds(1));
+  o.disposition = CommandOutcome::Disposition::kReschedule;
+  o.next_attempt_time = now_ + absl::Seconds(60);
+  o.error = "DEADLINE_EXCEEDED: outcome unknown";
+  o.to_state = A::PENDING;
+  absl::StatusOr<A> a = store_->CompleteCommand(o);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->state(), A::CANCELLING);
+  EXPECT_EQ(a->attempt_count(), 1);
+  absl::StatusOr<OutboxCommand> cmd = store_->GetCommand(book.command.id);
+  ASSERT_OK(cmd);
+  EXPECT_EQ(cmd->status, CommandStatus::kDone);
+  EXPECT_EQ(cmd->attempts, 1);
+  EXPECT_EQ(cmd->last_error, "superseded: appointment is CANCELLING");
+  EXPECT_EQ(ClaimOne(now_ + absl::Seconds(2)).command.type,
+            CommandType::kCancel);
+}
+
+TEST_F(SqliteStoreTest, BookReleasedAfterCancelIsRetired) {
+  Create("appt-1", "req-1");
+  ClaimedCommand book = ClaimOne(now_);
+  ASSERT_OK(store_->CancelAppointment(MakeCancelIntent("appt-1", "c-1", now_)));
+  ASSERT_OK(
+      store_->ReleaseCommand(book.command.id, book.command.fencing_token));
+  EXPECT_EQ(store_->GetCommand(book.command.id)->status, CommandStatus::kDone);
+  EXPECT_EQ(Get("appt-1").state(), A::CANCELLING);
+  EXPECT_EQ(ClaimOne(clock_.Now()).command.type, CommandType::kCancel);
 }
 
 TEST_F(SqliteStoreTest, CancelAwaitingConfirmationRetiresPendingConfirm) {
