@@ -8,6 +8,24 @@
 // thread-safe, but its calls run one at a time. Processes and threads that
 // want parallel reads open their own objects on the same file; SQLite
 // serialises writers (BEGIN IMMEDIATE + busy timeout).
+//
+// Choices the interface leaves open:
+// - Times are stored as UTC milliseconds; finer parts are dropped.
+// - An idempotency key counts until PurgeExpiredIdempotencyKeys deletes it,
+//   even past its expiry.
+// - ListAppointments clamps page_size to 1..1000 (callers map 0 to their
+//   default).
+// - ReleaseCommand of a BOOK puts an IN_PROGRESS appointment back to PENDING
+//   (with an event): nothing was sent under that lease.
+// - A BOOK or CONFIRM that CompleteCommand(kReschedule) or ReleaseCommand
+//   would put back in the queue while its appointment is CANCELLING,
+//   COMPENSATING or terminal is retired instead (DONE, "superseded:
+//   appointment is X"): the CANCEL/COMPENSATE behind it covers it by
+//   idempotency key.
+// - ClaimDueCommands records PENDING → IN_PROGRESS with actor
+//   "worker:<worker_id>"; CancelAppointment's event has actor "api".
+// - NextDueTime ignores commands waiting behind an older unfinished one of
+//   their appointment, but not skipped (breaker-open) providers.
 
 #include <cstdint>
 #include <memory>
