@@ -13,7 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   # Scripts: the sqlite3 shell (inspection, lock tests), jq, python3 (report
   # rendering), curl (metrics), procps (ps/pkill), iproute2 (ss).
   sqlite3 jq python3 curl procps iproute2
