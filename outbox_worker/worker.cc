@@ -522,8 +522,9 @@ void Worker::ReleaseAllInFlight() {
         .Field("command_id", id)
         .Error(s);
   }
-  // The calls themselves still end (their deadlines bound them); their
-  // answers are dropped (CommitAnswers) and the destructor waits for them.
+  // Their rows are someone else's now: end the calls (their answers are
+  // dropped by CommitAnswers; the destructor waits for the callbacks).
+  if (!still.empty()) client_->CancelInFlight();
 }
 
 void Worker::UpdateDepthGauges(bool force) {

@@ -59,6 +59,7 @@ void GrpcProviderClient::Start(const Request& request, absl::Duration deadline,
   {
     absl::MutexLock lock(&mu_);
     ++in_flight_;
+    active_.insert(call);
   }
   invoke(&call->context, owned_request, &call->response,
          [this, call](grpc::Status status) {
@@ -80,9 +81,20 @@ void GrpcProviderClient::Start(const Request& request, absl::Duration deadline,
 }
 
 void GrpcProviderClient::Finish(Call* call) {
+  {
+    absl::MutexLock lock(&mu_);
+    active_.erase(call);
+  }
   delete call;
   absl::MutexLock lock(&mu_);
   --in_flight_;
+}
+
+void GrpcProviderClient::CancelInFlight() {
+  // Under the lock so no call is deleted meanwhile; gRPC runs the callbacks
+  // on its own threads, never inside TryCancel.
+  absl::MutexLock lock(&mu_);
+  for (Call* call : active_) call->context.TryCancel();
 }
 
 void GrpcProviderClient::Book(const provider::v1::BookRequest& request,

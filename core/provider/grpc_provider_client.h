@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "core/provider/provider_client.h"
 #include "grpcpp/grpcpp.h"
@@ -35,6 +36,8 @@ class GrpcProviderClient final : public ProviderClient {
       const provider::v1::ListBookingsRequest& request,
       absl::Duration deadline) override;
 
+  void CancelInFlight() override;
+
   // Calls started and not yet completed.
   int in_flight() const;
 
@@ -50,6 +53,8 @@ class GrpcProviderClient final : public ProviderClient {
   std::unique_ptr<provider::v1::ProviderService::Stub> stub_;
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Calls started and not finished (for CancelInFlight).
+  absl::flat_hash_set<Call*> active_ ABSL_GUARDED_BY(mu_);
 };
 
 // Parses a `retry-after-ms` value; nullopt when absent or malformed.

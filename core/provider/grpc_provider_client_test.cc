@@ -128,6 +128,21 @@ TEST_F(GrpcProviderClientTest, PerCallDeadlineEndsAHangingCall) {
   EXPECT_THAT(r.booking, StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
+TEST_F(GrpcProviderClientTest, CancelInFlightEndsHangingCallsAtOnce) {
+  provider::v1::BookRequest req;
+  req.set_idempotency_key("hang");
+  absl::Notification started_and_done;
+  ProviderResult out;
+  client_->Book(req, absl::Hours(1), [&](ProviderResult r) {
+    out = std::move(r);
+    started_and_done.Notify();
+  });
+  EXPECT_EQ(client_->in_flight(), 1);
+  client_->CancelInFlight();
+  started_and_done.WaitForNotification();
+  EXPECT_THAT(out.booking, StatusIs(absl::StatusCode::kCancelled));
+}
+
 TEST_F(GrpcProviderClientTest, CancelAndGetAndList) {
   provider::v1::CancelRequest cancel;
   cancel.set_idempotency_key("k");

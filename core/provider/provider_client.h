@@ -45,6 +45,10 @@ class ProviderClient {
   virtual void GetBooking(const provider::v1::GetBookingRequest& request,
                           absl::Duration deadline, ProviderCallback done) = 0;
 
+  // Asks every call in flight to end now (its callback still runs, with
+  // CANCELLED). For a fast shutdown once their leases are released.
+  virtual void CancelInFlight() {}
+
   // One page, synchronously (the reconciler pages at its own pace).
   virtual absl::StatusOr<provider::v1::ListBookingsResponse> ListBookings(
       const provider::v1::ListBookingsRequest& request,
