@@ -92,6 +92,13 @@ Booking BookingBook::View(const Record& r, absl::Time now) {
   return b;
 }
 
+Booking::Status BookingBook::StatusAt(const Record& r, absl::Time now) {
+  Booking::Status s = r.booking.status();
+  if (s == Booking::PENDING && r.confirm_at <= now) s = Booking::CONFIRMED;
+  if (s == Booking::CONFIRMED && r.decline_at <= now) s = Booking::DECLINED;
+  return s;
+}
+
 void BookingBook::Settle(Record& r, absl::Time now) {
   r.booking = View(r, now);
   if (r.confirm_at <= now) r.confirm_at = absl::InfiniteFuture();
@@ -128,9 +135,8 @@ BookingBook::Record& BookingBook::AddLocked(Booking booking, absl::Time now) {
     keys_[{booking.provider_id(), booking.idempotency_key()}].seqs.push_back(
         seq);
   }
-  TotalsLocked(booking.provider_id())
-      .set_bookings_created(
-          TotalsLocked(booking.provider_id()).bookings_created() + 1);
+  ProviderTotals& totals = TotalsLocked(booking.provider_id());
+  totals.set_bookings_created(totals.bookings_created() + 1);
   Record& r = bookings_[seq];
   r.booking = std::move(booking);
   return r;
@@ -422,7 +428,13 @@ StatsResponse BookingBook::Stats(const StatsRequest& request) const {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   StatsResponse response;
-  for (const auto& [id, state] : keys_) {
+  std::vector<const std::pair<const KeyId, KeyState>*> keys;
+  for (const auto& entry : keys_) keys.push_back(&entry);
+  std::sort(keys.begin(), keys.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : keys) {
+    const KeyId& id = entry->first;
+    const KeyState& state = entry->second;
     if (!request.provider_id().empty() && id.first != request.provider_id()) {
       continue;
     }
@@ -437,24 +449,31 @@ StatsResponse BookingBook::Stats(const StatsRequest& request) const {
     ks->set_cancel_calls(state.cancel_calls);
     int64_t live = 0;
     for (int64_t seq : state.seqs) {
-      const Booking::Status s = View(bookings_.at(seq), now).status();
+      const Booking::Status s = StatusAt(bookings_.at(seq), now);
       ks->add_statuses(s);
       live += IsLive(s) ? 1 : 0;
     }
     ks->set_live_bookings(live);
   }
-  for (const auto& [provider_id, totals] : totals_) {
+  std::vector<const ProviderTotals*> all_totals;
+  for (const auto& entry : totals_) all_totals.push_back(&entry.second);
+  std::sort(all_totals.begin(), all_totals.end(),
+            [](const auto* a, const auto* b) {
+              return a->provider_id() < b->provider_id();
+            });
+  for (const ProviderTotals* totals : all_totals) {
+    const std::string& provider_id = totals->provider_id();
     if (!request.provider_id().empty() &&
         provider_id != request.provider_id()) {
       continue;
     }
     ProviderTotals* t = response.add_totals();
-    *t = totals;
+    *t = *totals;
     int64_t live = 0;
     auto pit = by_provider_.find(provider_id);
     if (pit != by_provider_.end()) {
       for (int64_t seq : pit->second) {
-        live += IsLive(View(bookings_.at(seq), now).status()) ? 1 : 0;
+        live += IsLive(StatusAt(bookings_.at(seq), now)) ? 1 : 0;
       }
     }
     t->set_live_bookings(live);
@@ -530,7 +549,7 @@ absl::StatusOr<Booking> BookingBook::Drop(const DropBookingRequest& request) {
   std::vector<int64_t> targets;
   for (int64_t seq : seqs) {
     if (!request.booking_id().empty() || request.erase() ||
-        IsLive(View(bookings_.at(seq), now).status())) {
+        IsLive(StatusAt(bookings_.at(seq), now))) {
       targets.push_back(seq);
     }
   }

@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -109,6 +110,9 @@ class BookingBook {
 
   // The booking as a reader sees it at `now` (lazy transitions applied).
   static ::provider::v1::Booking View(const Record& r, absl::Time now);
+  // View(r, now).status() without the copy.
+  static ::provider::v1::Booking::Status StatusAt(const Record& r,
+                                                  absl::Time now);
   static bool IsLive(::provider::v1::Booking::Status s);
   // Writes the lazy transitions into the stored status (before a change).
   static void Settle(Record& r, absl::Time now);
@@ -141,10 +145,13 @@ class BookingBook {
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Record> bookings_ ABSL_GUARDED_BY(mu_);  // by seq
   absl::flat_hash_map<std::string, int64_t> by_booking_id_ ABSL_GUARDED_BY(mu_);
-  std::map<KeyId, KeyState> keys_ ABSL_GUARDED_BY(mu_);
+  // Hash maps on the Book path (node maps: references stay valid across
+  // inserts); Stats sorts its output.
+  absl::node_hash_map<KeyId, KeyState> keys_ ABSL_GUARDED_BY(mu_);
   // Seqs per provider, ascending, for paging a provider's bookings.
-  std::map<std::string, std::vector<int64_t>> by_provider_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ::provider::v1::ProviderTotals> totals_
+  absl::node_hash_map<std::string, std::vector<int64_t>> by_provider_
+      ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, ::provider::v1::ProviderTotals> totals_
       ABSL_GUARDED_BY(mu_);
 };
 
