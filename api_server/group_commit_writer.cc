@@ -38,6 +38,7 @@ bool GroupCommitWriter::Enqueue(Item& item, absl::Status* refusal) {
     return false;
   }
   queue_.push_back(std::move(item));
+  ++pending_;
   return true;
 }
 
@@ -74,6 +75,11 @@ int64_t GroupCommitWriter::queue_depth() const {
   return static_cast<int64_t>(queue_.size());
 }
 
+int64_t GroupCommitWriter::pending() const {
+  absl::MutexLock lock(&mu_);
+  return pending_;
+}
+
 void GroupCommitWriter::Run() {
   while (true) {
     std::deque<Item> items;
@@ -95,7 +101,10 @@ void GroupCommitWriter::Run() {
         queue_.pop_front();
       }
     }
+    const int64_t n = static_cast<int64_t>(items.size());
     Process(items);
+    absl::MutexLock lock(&mu_);
+    pending_ -= n;
   }
 }
 

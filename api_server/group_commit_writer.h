@@ -82,6 +82,8 @@ class GroupCommitWriter {
 
   // Intents waiting (not yet taken by the thread).
   int64_t queue_depth() const;
+  // Intents submitted and not yet answered: waiting or being committed.
+  int64_t pending() const;
 
  private:
   struct CreateItem {
@@ -111,6 +113,7 @@ class GroupCommitWriter {
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::once_flag join_once_;
   std::thread thread_;

@@ -152,6 +152,7 @@ TEST(GroupCommitWriterTest, RequestsWaitingDuringACommitShareTheNextOne) {
                         results.CreateCallback(&store));
   }
   EXPECT_EQ(writer.queue_depth(), 20);
+  EXPECT_EQ(writer.pending(), 21);
   store.OpenGate();
   results.WaitFor(21);
   EXPECT_THAT(store.log(), ElementsAre("create:1", "create:20"));

@@ -207,6 +207,9 @@ int Main() {
   metrics.AddCallbackGauge(
       "api_writer_queue_depth", "Writes waiting for the group-commit writer.",
       {}, [&writer] { return static_cast<double>(writer.queue_depth()); });
+  metrics.AddCallbackGauge(
+      "api_writer_pending", "Writes submitted and not yet answered.", {},
+      [&writer] { return static_cast<double>(writer.pending()); });
 
   WatchHubOptions hub_options;
   hub_options.poll_interval = absl::GetFlag(FLAGS_watch_poll_interval);
@@ -293,6 +296,7 @@ int Main() {
   purger.Stop();
   writer.Stop();  // finishes anything still queued
   metrics.RemoveCallbackGauge("api_writer_queue_depth", {});
+  metrics.RemoveCallbackGauge("api_writer_pending", {});
   metrics.RemoveCallbackGauge("api_active_watches", {});
   if (metrics_server != nullptr) metrics_server->Stop();
   owned_readers.clear();
