@@ -208,6 +208,111 @@ struct AppointmentEvent {
   absl::Time time;
 };
 
+// ------------------------------------------------------------ reconciler --
+// What the reconciler (DESIGN §7) needs beyond the calls above: a per-run
+// scratch set of the provider's bookings (kept in the database, not in
+// memory, so 100,000 bookings need no 100,000 rows in RAM), pages that join
+// it with the appointments, guarded repairs, and the run/finding history.
+
+// One booking as the provider listed it, in the reconciler's scratch set.
+// The status is the provider's enum name ("CONFIRMED", "PENDING",
+// "DECLINED", "CANCELLED"), so the store needs no provider types.
+struct SeenBooking {
+  std::string booking_id;
+  std::string idempotency_key;  // = appointment id for our bookings
+  std::string provider_id;
+  std::string status;
+  bool live = false;  // CONFIRMED or PENDING at the provider
+  absl::Time start_time;
+  int32_t duration_minutes = 0;
+  std::string location;
+  absl::Time create_time;
+};
+
+// One idempotency key as the reconciler sees it: the appointment (if a row
+// with that id exists), its lease, and the provider's bookings for it.
+struct ReconcileItem {
+  std::string key;
+  std::optional<Appointment> appointment;
+  // The latest lease_expiry among the appointment's LEASED commands; a lease
+  // is live while it is after now.
+  std::optional<absl::Time> lease_expiry;
+  // Every booking of the key in the run's scratch set, oldest first
+  // (create_time, then booking_id).
+  std::vector<SeenBooking> bookings;
+};
+
+struct ReconcileItemPage {
+  std::vector<ReconcileItem> items;
+  // Set when more may follow: pass as `after` for the next page.
+  std::optional<std::string> next_after;
+};
+
+// A compare-and-set state change by the reconciler, in one transaction:
+// refused with ABORTED when the version moved or any command of the
+// appointment holds a lease that has not expired at `transition.now`.
+struct ReconcileTransition {
+  Transition transition;
+  // Unfinished commands (PENDING, DEAD, or LEASED with an expired lease) of
+  // these types are retired (DONE, last_error = retire_reason): e.g. the
+  // CONFIRM poll of an appointment the reconciler confirms.
+  std::vector<CommandType> retire;
+  std::string retire_reason;
+};
+
+// Requeue of a stuck appointment (PENDING, IN_PROGRESS or
+// AWAITING_CONFIRMATION): its driving command (BOOK, or CONFIRM while
+// AWAITING_CONFIRMATION) is made due now, or enqueued if none is left.
+struct StuckRequeue {
+  std::string appointment_id;
+  int64_t expected_version = 0;
+  absl::Time now;
+  // Deadline of a command enqueued because none was left to requeue.
+  absl::Time new_command_deadline;
+  std::string actor;
+  std::string detail;
+};
+
+struct StuckRequeueResult {
+  int64_t command_id = 0;
+  CommandType type = CommandType::kBook;
+  // True when a new command was enqueued; else the existing one was
+  // requeued and `previous_status` says what it was.
+  bool created = false;
+  CommandStatus previous_status = CommandStatus::kPending;
+  Appointment appointment;  // as it is after (version bumped)
+};
+
+// One reconciler run (table reconcile_runs).
+struct ReconcileRun {
+  int64_t id = 0;
+  std::string mode;  // "dry-run" or "apply"
+  absl::Time started;
+  absl::Time finished;  // InfinitePast() while running (or if it died)
+  int64_t provider_bookings_scanned = 0;
+  int64_t db_rows_scanned = 0;
+  int64_t findings = 0;
+  int64_t repaired = 0;
+  int64_t errors = 0;
+  std::optional<int> exit_code;  // unset while running (or if it died)
+  std::string error;             // why the run failed, if it did
+};
+
+// One finding of a run (table reconcile_findings).
+struct ReconcileFindingRecord {
+  int64_t id = 0;  // assigned by the store
+  int64_t run_id = 0;
+  std::string drift_class;  // "orphan", "provider_lost", ...
+  std::string appointment_id;
+  std::string provider_id;
+  std::vector<std::string> booking_ids;
+  std::string evidence_json;  // a JSON object
+  std::string action;
+  std::string outcome;  // "planned", "repaired", "skipped", "failed"
+  std::string detail;
+  absl::Time time;
+};
+
 // ----------------------------------------------------------------- store --
 
 class AppointmentStore {
@@ -285,6 +390,54 @@ class AppointmentStore {
   // PRAGMA data_version plus this connection's own writes). Watchers poll it
   // and re-read only when it moved.
   virtual absl::StatusOr<int64_t> ChangeCounter() = 0;
+
+  // ------------------------------------------------------- reconciler --
+  // Implemented by SqliteAppointmentStore; other stores (test fakes) answer
+  // UNIMPLEMENTED unless they override them.
+
+  // Starts a run (mode "dry-run" or "apply"); returns its id.
+  virtual absl::StatusOr<int64_t> StartReconcileRun(const std::string& mode,
+                                                    absl::Time started);
+  // Records how a run ended (every field but id/mode/started is written).
+  virtual absl::Status FinishReconcileRun(const ReconcileRun& run);
+  // Appends findings, all in one transaction.
+  virtual absl::Status RecordReconcileFindings(
+      absl::Span<const ReconcileFindingRecord> findings);
+  // The newest `limit` runs, newest first.
+  virtual absl::StatusOr<std::vector<ReconcileRun>> ListReconcileRuns(
+      int limit);
+  // A run's findings with id > after_id, in order, at most `limit`.
+  virtual absl::StatusOr<std::vector<ReconcileFindingRecord>>
+  ListReconcileFindings(int64_t run_id, int64_t after_id, int limit);
+
+  // The run's scratch set of provider bookings. Connection-private
+  // (SQLite: a TEMP table), written without the database's write lock, so
+  // filling it never blocks the api_server or the workers. Adding a booking
+  // id twice keeps the last copy.
+  virtual absl::Status AddSeenBookings(int64_t run_id,
+                                       absl::Span<const SeenBooking> bookings);
+  // Forgets the run's scratch set.
+  virtual absl::Status ClearSeenBookings(int64_t run_id);
+  // Keys of the scratch set in key order, after `after` (empty: from the
+  // start), at most `limit` keys per page, each with its appointment, lease
+  // and bookings.
+  virtual absl::StatusOr<ReconcileItemPage> ListSeenKeys(
+      int64_t run_id, const std::string& after, int limit);
+  // Appointments in `state` in id order, after `after` (empty: from the
+  // start), at most `limit`, each with its lease and the scratch set's
+  // bookings for its id.
+  virtual absl::StatusOr<ReconcileItemPage> ListAppointmentsForReconcile(
+      int64_t run_id, Appointment::State state, const std::string& after,
+      int limit);
+
+  // See ReconcileTransition. Errors as TransitionAppointment, plus ABORTED
+  // for a live lease.
+  virtual absl::StatusOr<Appointment> ReconcileTransitionAppointment(
+      const ReconcileTransition& t);
+  // See StuckRequeue. ABORTED for a version mismatch or a live lease,
+  // FAILED_PRECONDITION for an appointment in another state, NOT_FOUND.
+  virtual absl::StatusOr<StuckRequeueResult> RequeueStuckAppointment(
+      const StuckRequeue& r);
 };
 
 }  // namespace booking

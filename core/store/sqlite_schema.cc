@@ -96,12 +96,50 @@ CREATE TABLE counters (
 INSERT INTO counters (name, value) VALUES ('fencing_token', 0);
 )sql";
 
+// Version 2: the reconciler's history (DESIGN §7): one row per run and one
+// per finding, so an operator can see what each run found and did. The
+// per-run scratch set of provider bookings is not here: it is a TEMP table
+// of the reconciler's connection (see SqliteAppointmentStore).
+constexpr char kV2[] = R"sql(
+CREATE TABLE reconcile_runs (
+  id                         INTEGER PRIMARY KEY,
+  started_ms                 INTEGER NOT NULL,
+  finished_ms                INTEGER,  -- NULL while running (or if it died)
+  mode                       TEXT NOT NULL CHECK (mode IN ('dry-run', 'apply')),
+  provider_bookings_scanned  INTEGER NOT NULL DEFAULT 0,
+  db_rows_scanned            INTEGER NOT NULL DEFAULT 0,
+  findings                   INTEGER NOT NULL DEFAULT 0,
+  repaired                   INTEGER NOT NULL DEFAULT 0,
+  errors                     INTEGER NOT NULL DEFAULT 0,
+  exit_code                  INTEGER,  -- NULL while running (or if it died)
+  error                      TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE reconcile_findings (
+  id              INTEGER PRIMARY KEY,
+  run_id          INTEGER NOT NULL REFERENCES reconcile_runs (id),
+  class           TEXT NOT NULL,
+  appointment_id  TEXT NOT NULL,  -- no foreign key: orphans have no row
+  provider_id     TEXT NOT NULL,
+  booking_ids     TEXT NOT NULL DEFAULT '[]',  -- JSON array of strings
+  evidence        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(evidence)),
+  action          TEXT NOT NULL,
+  outcome         TEXT NOT NULL
+                  CHECK (outcome IN ('planned', 'repaired', 'skipped', 'failed')),
+  detail          TEXT NOT NULL DEFAULT '',
+  time_ms         INTEGER NOT NULL
+);
+CREATE INDEX reconcile_findings_by_run ON reconcile_findings (run_id, id);
+CREATE INDEX reconcile_findings_by_appointment
+  ON reconcile_findings (appointment_id, id);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& SchemaMigrations() {
   static const auto* const migrations = new std::vector<Migration>{
       {1, "appointments, idempotency keys, outbox, events", kV1},
-      // Next: {2, "reconciler runs and findings", kV2},
+      {2, "reconciler runs and findings", kV2},
   };
   return *migrations;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -1004,6 +1005,508 @@ absl::StatusOr<int64_t> SqliteAppointmentStore::ChangeCounter() {
   if (!row) return absl::InternalError("PRAGMA data_version returned no row");
   return s.Int(0) + own_commits_;
 }
+
+// ------------------------------------------------------------- reconciler --
+
+namespace {
+
+constexpr char kSeenTableDdl[] = R"sql(
+CREATE TEMP TABLE IF NOT EXISTS reconcile_seen (
+  run_id            INTEGER NOT NULL,
+  provider_id       TEXT NOT NULL,
+  booking_id        TEXT NOT NULL,
+  idempotency_key   TEXT NOT NULL,
+  status            TEXT NOT NULL,
+  live              INTEGER NOT NULL,
+  start_ms          INTEGER NOT NULL,
+  duration_minutes  INTEGER NOT NULL,
+  location          TEXT NOT NULL,
+  create_ms         INTEGER NOT NULL,
+  PRIMARY KEY (run_id, provider_id, booking_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS temp.reconcile_seen_by_key
+  ON reconcile_seen (run_id, idempotency_key, create_ms, booking_id);
+)sql";
+
+#define RUN_COLUMNS                                                \
+  "id, mode, started_ms, finished_ms, provider_bookings_scanned, " \
+  "db_rows_scanned, findings, repaired, errors, exit_code, error"
+
+ReconcileRun ReadRun(const Statement& s) {
+  ReconcileRun r;
+  r.id = s.Int(0);
+  r.mode = s.Text(1);
+  r.started = FromDbMillis(s.Int(2));
+  r.finished = s.IsNull(3) ? absl::InfinitePast() : FromDbMillis(s.Int(3));
+  r.provider_bookings_scanned = s.Int(4);
+  r.db_rows_scanned = s.Int(5);
+  r.findings = s.Int(6);
+  r.repaired = s.Int(7);
+  r.errors = s.Int(8);
+  if (!s.IsNull(9)) r.exit_code = static_cast<int>(s.Int(9));
+  r.error = s.Text(10);
+  return r;
+}
+
+bool IsLeaseLive(const OutboxCommand& c, absl::Time now) {
+  return c.status == CommandStatus::kLeased && c.lease_expiry > now;
+}
+
+}  // namespace
+
+absl::Status SqliteAppointmentStore::EnsureSeenTable() {
+  if (seen_table_ready_) return absl::OkStatus();
+  RETURN_IF_ERROR(db_->Exec(kSeenTableDdl));
+  seen_table_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteAppointmentStore::CheckNoLiveLease(
+    const std::string& appointment_id, absl::Time now) {
+  ASSIGN_OR_RETURN(
+      Statement s,
+      db_->Prepare("SELECT id, lease_owner, lease_expiry_ms"
+                   " FROM outbox WHERE appointment_id = ?1"
+                   " AND status = 'LEASED' AND lease_expiry_ms > ?2"
+                   " ORDER BY id LIMIT 1"));
+  s.Bind(1, appointment_id).Bind(2, ToDbMillis(now));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat(
+      "appointment ", appointment_id, " is leased: command ", s.Int(0),
+      " held by '", s.Text(1), "' until ",
+      absl::FormatTime(FromDbMillis(s.Int(2)), absl::UTCTimeZone())));
+}
+
+absl::StatusOr<int64_t> SqliteAppointmentStore::StartReconcileRun(
+    const std::string& mode, absl::Time started) {
+  if (mode != "dry-run" && mode != "apply") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reconcile mode '", mode, "' is not dry-run or apply"));
+  }
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
+  int64_t id = 0;
+  {
+    ASSIGN_OR_RETURN(Statement s,
+                     db_->Prepare("INSERT INTO reconcile_runs (started_ms,"
+                                  " mode) VALUES (?1, ?2) RETURNING id"));
+    s.Bind(1, ToDbMillis(started)).Bind(2, mode);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::InternalError("INSERT INTO reconcile_runs: no id");
+    id = s.Int(0);
+    RETURN_IF_ERROR(s.Run());
+  }
+  RETURN_IF_ERROR(Commit(tx));
+  return id;
+}
+
+absl::Status SqliteAppointmentStore::FinishReconcileRun(
+    const ReconcileRun& run) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
+  {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("UPDATE reconcile_runs SET finished_ms = ?1,"
+                     " provider_bookings_scanned = ?2, db_rows_scanned = ?3,"
+                     " findings = ?4, repaired = ?5, errors = ?6,"
+                     " exit_code = ?7, error = ?8 WHERE id = ?9"));
+    if (run.finished == absl::InfinitePast()) {
+      s.BindNull(1);
+    } else {
+      s.Bind(1, ToDbMillis(run.finished));
+    }
+    s.Bind(2, run.provider_bookings_scanned)
+        .Bind(3, run.db_rows_scanned)
+        .Bind(4, run.findings)
+        .Bind(5, run.repaired)
+        .Bind(6, run.errors);
+    if (run.exit_code.has_value()) {
+      s.Bind(7, static_cast<int64_t>(*run.exit_code));
+    } else {
+      s.BindNull(7);
+    }
+    s.Bind(8, run.error).Bind(9, run.id);
+    RETURN_IF_ERROR(s.Run());
+    if (db_->Changes() != 1) {
+      return absl::NotFoundError(
+          absl::StrCat("reconcile run ", run.id, " not found"));
+    }
+  }
+  return Commit(tx);
+}
+
+absl::Status SqliteAppointmentStore::RecordReconcileFindings(
+    absl::Span<const ReconcileFindingRecord> findings) {
+  if (findings.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
+  for (const ReconcileFindingRecord& f : findings) {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("INSERT INTO reconcile_findings (run_id, class,"
+                     " appointment_id, provider_id, booking_ids, evidence,"
+                     " action, outcome, detail, time_ms)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    s.Bind(1, f.run_id)
+        .Bind(2, f.drift_class)
+        .Bind(3, f.appointment_id)
+        .Bind(4, f.provider_id)
+        .Bind(5, JsonStringArray(f.booking_ids))
+        .Bind(6, f.evidence_json.empty() ? std::string("{}") : f.evidence_json)
+        .Bind(7, f.action)
+        .Bind(8, f.outcome)
+        .Bind(9, f.detail)
+        .Bind(10, ToDbMillis(f.time));
+    RETURN_IF_ERROR(s.Run());
+  }
+  return Commit(tx);
+}
+
+absl::StatusOr<std::vector<ReconcileRun>>
+SqliteAppointmentStore::ListReconcileRuns(int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Statement s,
+                   db_->Prepare("SELECT " RUN_COLUMNS " FROM reconcile_runs"
+                                " ORDER BY id DESC LIMIT ?1"));
+  s.Bind(1, static_cast<int64_t>(std::max(limit, 0)));
+  std::vector<ReconcileRun> runs;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    runs.push_back(ReadRun(s));
+  }
+  return runs;
+}
+
+absl::StatusOr<std::vector<ReconcileFindingRecord>>
+SqliteAppointmentStore::ListReconcileFindings(int64_t run_id, int64_t after_id,
+                                              int limit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
+  std::vector<ReconcileFindingRecord> out;
+  {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("SELECT id, class, appointment_id, provider_id,"
+                     " booking_ids, evidence, action, outcome, detail,"
+                     " time_ms FROM reconcile_findings"
+                     " WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"));
+    s.Bind(1, run_id)
+        .Bind(2, after_id)
+        .Bind(3, static_cast<int64_t>(std::max(limit, 0)));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ReconcileFindingRecord f;
+      f.id = s.Int(0);
+      f.run_id = run_id;
+      f.drift_class = s.Text(1);
+      f.appointment_id = s.Text(2);
+      f.provider_id = s.Text(3);
+      f.evidence_json = s.Text(5);
+      f.action = s.Text(6);
+      f.outcome = s.Text(7);
+      f.detail = s.Text(8);
+      f.time = FromDbMillis(s.Int(9));
+      // The booking ids are a JSON array; SQLite parses it.
+      ASSIGN_OR_RETURN(Statement ids,
+                       db_->Prepare("SELECT value FROM json_each(?1)"));
+      ids.Bind(1, s.Text(4));
+      while (true) {
+        ASSIGN_OR_RETURN(bool id_row, ids.Step());
+        if (!id_row) break;
+        f.booking_ids.push_back(ids.Text(0));
+      }
+      out.push_back(std::move(f));
+    }
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+absl::Status SqliteAppointmentStore::AddSeenBookings(
+    int64_t run_id, absl::Span<const SeenBooking> bookings) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureSeenTable());
+  if (bookings.empty()) return absl::OkStatus();
+  // Deferred, and only the temp database is written: the shared file's
+  // write lock is never taken, so api_server and workers are not blocked.
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
+  for (const SeenBooking& b : bookings) {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("INSERT OR REPLACE INTO temp.reconcile_seen (run_id,"
+                     " provider_id, booking_id, idempotency_key, status, live,"
+                     " start_ms, duration_minutes, location, create_ms)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    s.Bind(1, run_id)
+        .Bind(2, b.provider_id)
+        .Bind(3, b.booking_id)
+        .Bind(4, b.idempotency_key)
+        .Bind(5, b.status)
+        .Bind(6, static_cast<int64_t>(b.live ? 1 : 0))
+        .Bind(7, ToDbMillis(b.start_time))
+        .Bind(8, static_cast<int64_t>(b.duration_minutes))
+        .Bind(9, b.location)
+        .Bind(10, ToDbMillis(b.create_time));
+    RETURN_IF_ERROR(s.Run());
+  }
+  return tx.Commit();
+}
+
+absl::Status SqliteAppointmentStore::ClearSeenBookings(int64_t run_id) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureSeenTable());
+  ASSIGN_OR_RETURN(Statement s, db_->Prepare("DELETE FROM temp.reconcile_seen"
+                                             " WHERE run_id = ?1"));
+  s.Bind(1, run_id);
+  return s.Run();
+}
+
+absl::StatusOr<std::vector<ReconcileItem>>
+SqliteAppointmentStore::LoadReconcileItems(
+    int64_t run_id, const std::vector<std::string>& keys) {
+  std::vector<ReconcileItem> items(keys.size());
+  absl::flat_hash_map<std::string, size_t> index;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    items[i].key = keys[i];
+    index[keys[i]] = i;
+  }
+  // The variable-length key list is bound as one JSON array.
+  const std::string json_keys = JsonStringArray(keys);
+  {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("SELECT " APPOINTMENT_COLUMNS
+                     ", (SELECT MAX(o.lease_expiry_ms) FROM outbox AS o"
+                     "   WHERE o.appointment_id = a.id"
+                     "   AND o.status = 'LEASED')"
+                     " FROM appointments AS a"
+                     " WHERE a.id IN (SELECT value FROM json_each(?1))"));
+    s.Bind(1, json_keys);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(A a, ReadAppointment(s));
+      auto it = index.find(a.id());
+      if (it == index.end()) continue;
+      ReconcileItem& item = items[it->second];
+      if (!s.IsNull(20)) item.lease_expiry = FromDbMillis(s.Int(20));
+      item.appointment = std::move(a);
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("SELECT booking_id, idempotency_key, provider_id, status,"
+                     " live, start_ms, duration_minutes, location, create_ms"
+                     " FROM temp.reconcile_seen WHERE run_id = ?1"
+                     " AND idempotency_key IN (SELECT value FROM json_each(?2))"
+                     " ORDER BY idempotency_key, create_ms, booking_id"));
+    s.Bind(1, run_id).Bind(2, json_keys);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      SeenBooking b;
+      b.booking_id = s.Text(0);
+      b.idempotency_key = s.Text(1);
+      b.provider_id = s.Text(2);
+      b.status = s.Text(3);
+      b.live = s.Int(4) != 0;
+      b.start_time = FromDbMillis(s.Int(5));
+      b.duration_minutes = static_cast<int32_t>(s.Int(6));
+      b.location = s.Text(7);
+      b.create_time = FromDbMillis(s.Int(8));
+      auto it = index.find(b.idempotency_key);
+      if (it == index.end()) continue;
+      items[it->second].bookings.push_back(std::move(b));
+    }
+  }
+  return items;
+}
+
+absl::StatusOr<ReconcileItemPage> SqliteAppointmentStore::ListSeenKeys(
+    int64_t run_id, const std::string& after, int limit) {
+  const int page_size = std::clamp(limit, 1, 10000);
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureSeenTable());
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
+  std::vector<std::string> keys;
+  ReconcileItemPage page;
+  {
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("SELECT DISTINCT idempotency_key FROM temp.reconcile_seen"
+                     " WHERE run_id = ?1 AND idempotency_key > ?2"
+                     " ORDER BY idempotency_key LIMIT ?3"));
+    s.Bind(1, run_id).Bind(2, after).Bind(3,
+                                          static_cast<int64_t>(page_size) + 1);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (static_cast<int>(keys.size()) == page_size) {
+        page.next_after = keys.back();
+        break;
+      }
+      keys.push_back(s.Text(0));
+    }
+  }
+  ASSIGN_OR_RETURN(page.items, LoadReconcileItems(run_id, keys));
+  RETURN_IF_ERROR(tx.Commit());
+  return page;
+}
+
+absl::StatusOr<ReconcileItemPage>
+SqliteAppointmentStore::ListAppointmentsForReconcile(int64_t run_id,
+                                                     A::State state,
+                                                     const std::string& after,
+                                                     int limit) {
+  const int page_size = std::clamp(limit, 1, 10000);
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureSeenTable());
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
+  std::vector<std::string> ids;
+  ReconcileItemPage page;
+  {
+    ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT id FROM appointments"
+                                               " WHERE state = ?1 AND id > ?2"
+                                               " ORDER BY id LIMIT ?3"));
+    s.Bind(1, StateName(state))
+        .Bind(2, after)
+        .Bind(3, static_cast<int64_t>(page_size) + 1);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (static_cast<int>(ids.size()) == page_size) {
+        page.next_after = ids.back();
+        break;
+      }
+      ids.push_back(s.Text(0));
+    }
+  }
+  ASSIGN_OR_RETURN(page.items, LoadReconcileItems(run_id, ids));
+  RETURN_IF_ERROR(tx.Commit());
+  return page;
+}
+
+absl::StatusOr<A> SqliteAppointmentStore::ReconcileTransitionAppointment(
+    const ReconcileTransition& rt) {
+  const Transition& t = rt.transition;
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
+  ASSIGN_OR_RETURN(A current, LoadAppointment(t.appointment_id));
+  if (current.version() != t.expected_version) {
+    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
+                                           t.expected_version, ", found ",
+                                           current.version()));
+  }
+  RETURN_IF_ERROR(CheckNoLiveLease(current.id(), t.now));
+  RETURN_IF_ERROR(ValidateTransition(current.state(), t.to));
+  AppointmentUpdate u;
+  u.now = t.now;
+  u.state = t.to;
+  u.provider_booking_id = t.provider_booking_id;
+  u.failure_reason = t.failure_reason;
+  RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
+  RETURN_IF_ERROR(InsertEvent(current.id(), current.state(), t.to, t.actor,
+                              t.request_id, t.now, t.detail));
+  if (!rt.retire.empty()) {
+    ASSIGN_OR_RETURN(std::vector<OutboxCommand> commands,
+                     LoadCommandsFor(current.id()));
+    for (const OutboxCommand& c : commands) {
+      const bool unfinished = c.status == CommandStatus::kPending ||
+                              c.status == CommandStatus::kDead ||
+                              c.status == CommandStatus::kLeased;
+      const bool wanted = std::find(rt.retire.begin(), rt.retire.end(),
+                                    c.type) != rt.retire.end();
+      // A live lease was refused above; a LEASED row here has expired.
+      if (unfinished && wanted && !IsLeaseLive(c, t.now)) {
+        RETURN_IF_ERROR(RetireCommand(c.id, t.now, rt.retire_reason));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(A after, LoadAppointment(current.id()));
+  RETURN_IF_ERROR(Commit(tx));
+  return after;
+}
+
+absl::StatusOr<StuckRequeueResult>
+SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
+  ASSIGN_OR_RETURN(A current, LoadAppointment(r.appointment_id));
+  if (current.version() != r.expected_version) {
+    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
+                                           r.expected_version, ", found ",
+                                           current.version()));
+  }
+  RETURN_IF_ERROR(CheckNoLiveLease(current.id(), r.now));
+  StuckRequeueResult result;
+  switch (current.state()) {
+    case A::PENDING:
+    case A::IN_PROGRESS:
+      result.type = CommandType::kBook;
+      break;
+    case A::AWAITING_CONFIRMATION:
+      result.type = CommandType::kConfirm;
+      break;
+    default:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "appointment ", current.id(), " is ", StateName(current.state()),
+          ": only PENDING, IN_PROGRESS and AWAITING_CONFIRMATION"
+          " can be requeued"));
+  }
+  ASSIGN_OR_RETURN(std::vector<OutboxCommand> commands,
+                   LoadCommandsFor(current.id()));
+  const OutboxCommand* existing = nullptr;
+  for (const OutboxCommand& c : commands) {
+    if (c.type == result.type && c.status != CommandStatus::kDone) {
+      existing = &c;
+      break;
+    }
+  }
+  if (existing != nullptr) {
+    // Attempts are kept: they are the evidence that the provider may have
+    // seen the command (see CancelAppointment).
+    ASSIGN_OR_RETURN(Statement s,
+                     db_->Prepare("UPDATE outbox SET status = 'PENDING',"
+                                  " next_attempt_ms = ?1, lease_owner = '',"
+                                  " lease_expiry_ms = 0, update_ms = ?1"
+                                  " WHERE id = ?2"));
+    s.Bind(1, ToDbMillis(r.now)).Bind(2, existing->id);
+    RETURN_IF_ERROR(s.Run());
+    result.command_id = existing->id;
+    result.previous_status = existing->status;
+  } else {
+    ASSIGN_OR_RETURN(
+        result.command_id,
+        InsertCommand(current.id(), current.provider_id(), result.type, r.now,
+                      r.new_command_deadline, r.now));
+    result.created = true;
+  }
+  // The state stays; the version moves (a concurrent writer's CAS sees the
+  // change) and the audit trail says what was done.
+  AppointmentUpdate u;
+  u.now = r.now;
+  RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
+  std::string what =
+      result.created
+          ? absl::StrCat("enqueued ", CommandTypeName(result.type), " command ",
+                         result.command_id)
+          : absl::StrCat("requeued ", CommandTypeName(result.type), " command ",
+                         result.command_id, " (was ",
+                         CommandStatusName(result.previous_status), ")");
+  RETURN_IF_ERROR(InsertEvent(
+      current.id(), current.state(), current.state(), r.actor, "", r.now,
+      r.detail.empty() ? what : absl::StrCat(r.detail, ": ", what)));
+  ASSIGN_OR_RETURN(result.appointment, LoadAppointment(current.id()));
+  RETURN_IF_ERROR(Commit(tx));
+  return result;
+}
+
+#undef RUN_COLUMNS
 
 #undef APPOINTMENT_COLUMNS
 #undef COMMAND_COLUMNS

@@ -93,6 +93,34 @@ class SqliteAppointmentStore final : public AppointmentStore {
   absl::StatusOr<int64_t> PurgeExpiredIdempotencyKeys(absl::Time now) override;
   absl::StatusOr<int64_t> ChangeCounter() override;
 
+  // Reconciler (see appointment_store.h). The scratch set is a TEMP table
+  // of this connection, created on first use: it lives in SQLite's temp
+  // file (bounded page cache, not the heap), disappears with the
+  // connection, and is written in deferred transactions that lock only the
+  // temp database, never the shared file.
+  absl::StatusOr<int64_t> StartReconcileRun(const std::string& mode,
+                                            absl::Time started) override;
+  absl::Status FinishReconcileRun(const ReconcileRun& run) override;
+  absl::Status RecordReconcileFindings(
+      absl::Span<const ReconcileFindingRecord> findings) override;
+  absl::StatusOr<std::vector<ReconcileRun>> ListReconcileRuns(
+      int limit) override;
+  absl::StatusOr<std::vector<ReconcileFindingRecord>> ListReconcileFindings(
+      int64_t run_id, int64_t after_id, int limit) override;
+  absl::Status AddSeenBookings(int64_t run_id,
+                               absl::Span<const SeenBooking> bookings) override;
+  absl::Status ClearSeenBookings(int64_t run_id) override;
+  absl::StatusOr<ReconcileItemPage> ListSeenKeys(int64_t run_id,
+                                                 const std::string& after,
+                                                 int limit) override;
+  absl::StatusOr<ReconcileItemPage> ListAppointmentsForReconcile(
+      int64_t run_id, Appointment::State state, const std::string& after,
+      int limit) override;
+  absl::StatusOr<Appointment> ReconcileTransitionAppointment(
+      const ReconcileTransition& t) override;
+  absl::StatusOr<StuckRequeueResult> RequeueStuckAppointment(
+      const StuckRequeue& r) override;
+
  private:
   struct KeyRow {
     std::string fingerprint;
@@ -152,6 +180,16 @@ class SqliteAppointmentStore final : public AppointmentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> NextFencingToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckLease(const OutboxCommand& cmd, int64_t fencing_token);
+  // Reconciler helpers.
+  absl::Status EnsureSeenTable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ABORTED if any command of the appointment is LEASED past `now`.
+  absl::Status CheckNoLiveLease(const std::string& appointment_id,
+                                absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appointment, lease and scratch bookings for each of `keys` (in order).
+  absl::StatusOr<std::vector<ReconcileItem>> LoadReconcileItems(
+      int64_t run_id, const std::vector<std::string>& keys)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
   absl::Mutex mu_;
@@ -159,6 +197,8 @@ class SqliteAppointmentStore final : public AppointmentStore {
   // Commits made through this connection: PRAGMA data_version only counts
   // other connections' commits.
   int64_t own_commits_ ABSL_GUARDED_BY(mu_) = 0;
+  // The reconciler's TEMP scratch table exists on this connection.
+  bool seen_table_ready_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace booking
