@@ -29,7 +29,8 @@ stop_all() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "stack stopped; database kept at $DB, logs in $RUN_DIR"
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'exit 0' INT TERM  # the EXIT trap stops the stack
 
 # Starts a server, waits for its "listening on HOST:PORT" line, prints it.
 start_server() {  # name, then the command
