@@ -219,7 +219,9 @@ absl::StatusOr<absl::Time> ParseStartTime(const std::string& text) {
       return absl::InvalidArgumentError(
           absl::StrCat("--start_time: '", text, "' is not +DURATION (+48h)"));
     }
-    return absl::Now() + d;
+    // Whole seconds: the printed time can then be passed back verbatim
+    // (e.g. to retry with the same request_id).
+    return absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + d));
   }
   absl::Time t;
   std::string err;
