@@ -8,6 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/grpc/server_runtime.h"
@@ -102,6 +104,13 @@ int main(int argc, char** argv) {
       "provider.v1.MockControl.\n"
       "  mock_provider --listen=HOST:PORT [--modes=ID=MODE[:P=V...],... | "
       "--modes_file=PATH] [--seed=N]");
+  // --help lists this binary's flags (absl's default looks for a file named
+  // after the binary, not main.cc).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "mock_provider/");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   return booking::mock::Main();
 }
