@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -11,9 +12,10 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "core/grpc/server_runtime.h"
-#include "mock_provider/json_log.h"
+#include "core/observability/logging.h"
 #include "mock_provider/mock_server.h"
 #include "mock_provider/mode_config.h"
 
@@ -35,7 +37,7 @@ ABSL_FLAG(uint64_t, seed, 1,
           "Seed of the flaky coin; the same seed and calls give the same "
           "answers.");
 ABSL_FLAG(std::string, log_level, "info",
-          "trace, debug (one line per call), info, warn, error, off.");
+          "debug (one line per provider call), info, warn, error.");
 ABSL_FLAG(std::string, log_file, "", "JSON log file; default stderr.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long in-flight calls may take to finish.");
@@ -54,9 +56,17 @@ absl::StatusOr<ModeTable> ModesFromFlags() {
 }
 
 int Main() {
-  if (absl::Status s = InitJsonLog(absl::GetFlag(FLAGS_log_level),
-                                   absl::GetFlag(FLAGS_log_file));
-      !s.ok()) {
+  auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    std::fprintf(stderr, "mock_provider: --log_level: %s\n",
+                 level.status().ToString().c_str());
+    return 2;
+  }
+  LoggingOptions logging;
+  logging.service = "mock_provider";
+  logging.level = *level;
+  logging.log_file = absl::GetFlag(FLAGS_log_file);
+  if (absl::Status s = InitLogging(logging); !s.ok()) {
     std::fprintf(stderr, "mock_provider: %s\n", s.ToString().c_str());
     return 2;
   }
@@ -70,6 +80,7 @@ int Main() {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.modes = *modes;
   options.seed = absl::GetFlag(FLAGS_seed);
+  options.log_calls = *level == LogLevel::kDebug;
   auto server = MockProviderServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "mock_provider: %s\n",
@@ -77,18 +88,19 @@ int Main() {
     return 1;
   }
   AnnounceListening((*server)->bound().host, (*server)->bound().port);
-  nlohmann::ordered_json mode_list = nlohmann::ordered_json::object();
-  for (const auto& [id, spec] : *modes) mode_list[id] = FormatModeSpec(spec);
-  LogJson(spdlog::level::info, "started",
-          {{"listen", (*server)->address()},
-           {"seed", options.seed},
-           {"modes", mode_list}});
+  std::vector<std::string> mode_list;
+  for (const auto& [id, spec] : *modes) {
+    mode_list.push_back(absl::StrCat(id, "=", FormatModeSpec(spec)));
+  }
+  LogEvent(LogLevel::kInfo, "started")
+      .Field("listen", (*server)->address())
+      .Field("seed", options.seed)
+      .Field("modes", absl::StrJoin(mode_list, ","));
 
   const int sig = WaitForShutdownSignal();
-  LogJson(spdlog::level::info, "shutting_down", {{"signal", sig}});
+  LogEvent(LogLevel::kInfo, "shutting_down").Field("signal", sig);
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-  LogJson(spdlog::level::info, "stopped");
-  spdlog::default_logger()->flush();
+  LogEvent(LogLevel::kInfo, "stopped");
   return 0;
 }
 

@@ -6,7 +6,7 @@ namespace booking::mock {
 
 MockProviderServer::MockProviderServer(const MockServerOptions& options)
     : book_(options.clock, options.modes, options.seed),
-      provider_service_(&book_, &scheduler_),
+      provider_service_(&book_, &scheduler_, options.log_calls),
       control_service_(&book_) {}
 
 absl::StatusOr<std::unique_ptr<MockProviderServer>> MockProviderServer::Start(

@@ -25,6 +25,7 @@ struct MockServerOptions {
   ModeTable modes;
   uint64_t seed = 1;
   const Clock* clock = RealClock();  // not owned
+  bool log_calls = false;            // a debug log line per provider call
 };
 
 class MockProviderServer {

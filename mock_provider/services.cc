@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/grpc/status_conversion.h"
-#include "mock_provider/json_log.h"
+#include "core/observability/logging.h"
 
 namespace booking::mock {
 namespace {
@@ -26,17 +26,19 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
   return Answer(context, result.status());
 }
 
-void LogCall(absl::string_view event, const std::string& provider_id,
-             const std::string& key, const absl::Status& status) {
-  if (!LogEnabled(spdlog::level::debug)) return;
-  LogJson(spdlog::level::debug, event,
-          {{"provider_id", provider_id},
-           {"idempotency_key", key},
-           {"code", absl::StatusCodeToString(status.code())},
-           {"error", std::string(status.message())}});
-}
-
 }  // namespace
+
+void ProviderServiceImpl::LogCall(absl::string_view event,
+                                  const std::string& provider_id,
+                                  const std::string& key,
+                                  const absl::Status& status) const {
+  if (!log_calls_) return;
+  LogEvent(LogLevel::kDebug, event)
+      .Field("provider_id", provider_id)
+      .Field("idempotency_key", key)
+      .Field("code", absl::StatusCodeToString(status.code()))
+      .Error(status);
+}
 
 grpc::ServerUnaryReactor* ProviderServiceImpl::Book(
     grpc::CallbackServerContext* context,
@@ -89,10 +91,10 @@ grpc::ServerUnaryReactor* MockControlImpl::SetMode(
     ::provider::v1::SetModeResponse* /*response*/) {
   const ModeSpec spec = FromProto(request->mode(), request->params());
   absl::Status status = book_->SetMode(request->provider_id(), spec);
-  LogJson(status.ok() ? spdlog::level::info : spdlog::level::warn, "mode_set",
-          {{"provider_id", request->provider_id()},
-           {"mode", FormatModeSpec(spec)},
-           {"error", std::string(status.message())}});
+  LogEvent(status.ok() ? LogLevel::kInfo : LogLevel::kWarn, "mode_set")
+      .Field("provider_id", request->provider_id())
+      .Field("mode", FormatModeSpec(spec))
+      .Error(status);
   return Answer(context, status);
 }
 
@@ -101,7 +103,7 @@ grpc::ServerUnaryReactor* MockControlImpl::Reset(
     const ::provider::v1::ResetRequest* request,
     ::provider::v1::ResetResponse* /*response*/) {
   book_->Reset(request->seed());
-  LogJson(spdlog::level::info, "reset", {{"seed", request->seed()}});
+  LogEvent(LogLevel::kInfo, "reset").Field("seed", request->seed());
   return Answer(context, absl::OkStatus());
 }
 
@@ -125,11 +127,11 @@ grpc::ServerUnaryReactor* MockControlImpl::InjectBooking(
     grpc::CallbackServerContext* context,
     const ::provider::v1::InjectBookingRequest* request, Booking* response) {
   auto result = book_->Inject(*request);
-  LogJson(spdlog::level::info, "booking_injected",
-          {{"provider_id", request->booking().provider_id()},
-           {"idempotency_key", request->booking().idempotency_key()},
-           {"booking_id", result.ok() ? result->booking_id() : ""},
-           {"error", std::string(result.status().message())}});
+  LogEvent(result.ok() ? LogLevel::kInfo : LogLevel::kWarn, "booking_injected")
+      .Field("provider_id", request->booking().provider_id())
+      .Field("idempotency_key", request->booking().idempotency_key())
+      .Field("booking_id", result.ok() ? result->booking_id() : "")
+      .Error(result.status());
   return Answer(context, std::move(result), response);
 }
 
@@ -137,12 +139,12 @@ grpc::ServerUnaryReactor* MockControlImpl::DropBooking(
     grpc::CallbackServerContext* context,
     const ::provider::v1::DropBookingRequest* request, Booking* response) {
   auto result = book_->Drop(*request);
-  LogJson(spdlog::level::info, "booking_dropped",
-          {{"provider_id", request->provider_id()},
-           {"booking_id", request->booking_id()},
-           {"idempotency_key", request->idempotency_key()},
-           {"erase", request->erase()},
-           {"error", std::string(result.status().message())}});
+  LogEvent(result.ok() ? LogLevel::kInfo : LogLevel::kWarn, "booking_dropped")
+      .Field("provider_id", request->provider_id())
+      .Field("booking_id", request->booking_id())
+      .Field("idempotency_key", request->idempotency_key())
+      .Field("erase", request->erase())
+      .Error(result.status());
   return Answer(context, std::move(result), response);
 }
 

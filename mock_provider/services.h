@@ -14,9 +14,11 @@ namespace booking::mock {
 class ProviderServiceImpl final
     : public ::provider::v1::ProviderService::CallbackService {
  public:
-  // Neither is owned; both must outlive the server.
-  ProviderServiceImpl(BookingBook* book, ReplyScheduler* scheduler)
-      : book_(book), scheduler_(scheduler) {}
+  // Neither is owned; both must outlive the server. `log_calls`: one debug
+  // line per call (checked here first so that the hot path takes no lock).
+  ProviderServiceImpl(BookingBook* book, ReplyScheduler* scheduler,
+                      bool log_calls)
+      : book_(book), scheduler_(scheduler), log_calls_(log_calls) {}
 
   grpc::ServerUnaryReactor* Book(grpc::CallbackServerContext* context,
                                  const ::provider::v1::BookRequest* request,
@@ -34,8 +36,12 @@ class ProviderServiceImpl final
       ::provider::v1::ListBookingsResponse* response) override;
 
  private:
+  void LogCall(absl::string_view event, const std::string& provider_id,
+               const std::string& key, const absl::Status& status) const;
+
   BookingBook* const book_;
   ReplyScheduler* const scheduler_;
+  const bool log_calls_;
 };
 
 class MockControlImpl final
