@@ -886,7 +886,7 @@ TEST(ObservabilityTest, CountsRequestsByMethodAndCodeAndReplays) {
                               "\"CreateAppointment\"} 2"));
 }
 
-TEST(HealthTest, ServingWhileUpAndNotServingWhileDraining) {
+TEST(HealthTest, ServingOnceTheDatabaseIsOpen) {
   auto h = StartHarness();
   auto health = CheckHealth(h->channel());
   ASSERT_OK(health);

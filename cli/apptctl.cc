@@ -80,7 +80,7 @@ namespace {
 namespace v1 = appointments::v1;
 
 constexpr char kUsage[] =
-    R"(apptctl: a command-line client for the appointment API.
+    R"(a command-line client for the appointment API.
 
 Usage:
   apptctl [--addr=HOST:PORT] create --customer_id=ID --provider_id=ID \
