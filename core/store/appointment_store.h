@@ -128,6 +128,11 @@ enum class CommandStatus {
 };
 const char* CommandStatusName(CommandStatus s);  // "PENDING", ...
 
+// Starts the note ClaimDueCommands records when it re-claims an expired
+// lease (see there): the lost call may have reached the provider, so a
+// worker treats such a BOOK as "maybe booked".
+inline constexpr char kLeaseExpiredTag[] = "[lease_expired]";
+
 struct OutboxCommand {
   int64_t id = 0;
   std::string appointment_id;
@@ -352,6 +357,10 @@ class AppointmentStore {
   // with a new fencing token. Per appointment, only the oldest unfinished
   // command is claimable (BOOK before CANCEL). Claiming a BOOK moves its
   // appointment PENDING → IN_PROGRESS.
+  // Re-claiming an expired lease counts one attempt (on the command and the
+  // appointment's attempt_count): the lost holder's call may have reached
+  // the provider. last_error and the error history get a note starting
+  // with kLeaseExpiredTag.
   virtual absl::StatusOr<std::vector<ClaimedCommand>> ClaimDueCommands(
       const ClaimRequest& req) = 0;
 
@@ -372,6 +381,14 @@ class AppointmentStore {
   virtual absl::StatusOr<OutboxCommand> GetCommand(int64_t command_id) = 0;
   virtual absl::StatusOr<std::vector<OutboxCommand>> ListCommandsFor(
       const std::string& appointment_id) = 0;
+  // Keyset page of the commands in `status` with id > after_id, in id order,
+  // at most `limit` (e.g. every DEAD row for an operator's requeue).
+  // Stores that do not support it answer UNIMPLEMENTED.
+  virtual absl::StatusOr<std::vector<OutboxCommand>> ListCommandsByStatus(
+      CommandStatus /*status*/, int64_t /*after_id*/, int /*limit*/) {
+    return absl::UnimplementedError(
+        "ListCommandsByStatus is not supported by this store");
+  }
   // Earliest next_attempt_time (or lease expiry) among unfinished commands:
   // lets a worker sleep exactly until work is due.
   virtual absl::StatusOr<std::optional<absl::Time>> NextDueTime() = 0;

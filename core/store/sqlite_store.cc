@@ -683,12 +683,18 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
   const std::string actor = WorkerActor(req.worker_id);
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  std::vector<int64_t> ids;
+  // A due row, and for an expired lease the note about the lost call.
+  struct Due {
+    int64_t id;
+    std::string lost_lease_note;  // empty: a PENDING row
+  };
+  std::vector<Due> due;
   {
     ASSIGN_OR_RETURN(
         Statement s,
         db_->Prepare(
-            "SELECT o.id FROM outbox AS o"
+            "SELECT o.id, o.status, o.lease_owner, o.fencing_token"
+            " FROM outbox AS o"
             " WHERE ((o.status = 'PENDING' AND o.next_attempt_ms <= ?1)"
             "     OR (o.status = 'LEASED' AND o.lease_expiry_ms <= ?1))"
             "   AND o.provider_id NOT IN (SELECT value FROM json_each(?2))"
@@ -702,36 +708,62 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      ids.push_back(s.Int(0));
+      Due d{s.Int(0), ""};
+      // Its holder died or stalled past the lease: the call it made (or was
+      // about to make) may have reached the provider, and a worker that
+      // crashes on every attempt must still run out of attempts.
+      if (s.Text(1) == "LEASED") {
+        d.lost_lease_note = absl::StrCat(
+            kLeaseExpiredTag, " lease of ", WorkerActor(s.Text(2)), " (token ",
+            s.Int(3),
+            ") expired before an outcome was recorded; the call may have"
+            " reached the provider");
+      }
+      due.push_back(std::move(d));
     }
   }
-  for (const int64_t id : ids) {
+  for (const Due& d : due) {
+    const int64_t id = d.id;
+    const int lost = d.lost_lease_note.empty() ? 0 : 1;
     ASSIGN_OR_RETURN(int64_t token, NextFencingToken());
     {
+      // The SET expressions see the old row: attempts + ?6 is the new count.
       ASSIGN_OR_RETURN(
           Statement s,
-          db_->Prepare("UPDATE outbox SET status = 'LEASED', lease_owner = ?1,"
-                       " lease_expiry_ms = ?2, fencing_token = ?3,"
-                       " update_ms = ?4 WHERE id = ?5"));
+          db_->Prepare(
+              "UPDATE outbox SET status = 'LEASED', lease_owner = ?1,"
+              " lease_expiry_ms = ?2, fencing_token = ?3, update_ms = ?4,"
+              " attempts = attempts + ?6,"
+              " last_error = CASE WHEN ?6 = 0 THEN last_error ELSE ?7 END,"
+              " error_history = CASE WHEN ?6 = 0 THEN error_history"
+              " ELSE json_insert(error_history, '$[#]', json_object("
+              "'time_ms', ?4, 'attempt', attempts + ?6, 'error', ?7)) END"
+              " WHERE id = ?5"));
       s.Bind(1, req.worker_id)
           .Bind(2, ToDbMillis(req.now + req.lease))
           .Bind(3, token)
           .Bind(4, now_ms)
-          .Bind(5, id);
+          .Bind(5, id)
+          .Bind(6, static_cast<int64_t>(lost))
+          .Bind(7, d.lost_lease_note);
       RETURN_IF_ERROR(s.Run());
     }
     ClaimedCommand c;
     ASSIGN_OR_RETURN(c.command, LoadCommand(id));
     ASSIGN_OR_RETURN(c.appointment, LoadAppointment(c.command.appointment_id));
-    if (c.command.type == CommandType::kBook &&
-        c.appointment.state() == A::PENDING) {
+    const bool start_book = c.command.type == CommandType::kBook &&
+                            c.appointment.state() == A::PENDING;
+    if (start_book || lost > 0) {
       AppointmentUpdate u;
       u.now = req.now;
-      u.state = A::IN_PROGRESS;
+      u.attempts = lost;
+      if (start_book) u.state = A::IN_PROGRESS;
       RETURN_IF_ERROR(UpdateAppointment(c.appointment.id(), u));
-      RETURN_IF_ERROR(InsertEvent(
-          c.appointment.id(), A::PENDING, A::IN_PROGRESS, actor, "", req.now,
-          absl::StrCat("BOOK command ", id, " claimed, token ", token)));
+      if (start_book) {
+        RETURN_IF_ERROR(InsertEvent(
+            c.appointment.id(), A::PENDING, A::IN_PROGRESS, actor, "", req.now,
+            absl::StrCat("BOOK command ", id, " claimed, token ", token)));
+      }
       ASSIGN_OR_RETURN(c.appointment, LoadAppointment(c.appointment.id()));
     }
     claimed.push_back(std::move(c));
@@ -903,6 +935,30 @@ SqliteAppointmentStore::ListCommandsFor(const std::string& appointment_id) {
                    LoadCommandsFor(appointment_id));
   RETURN_IF_ERROR(tx.Commit());
   return commands;
+}
+
+absl::StatusOr<std::vector<OutboxCommand>>
+SqliteAppointmentStore::ListCommandsByStatus(CommandStatus status,
+                                             int64_t after_id, int limit) {
+  limit = std::clamp(limit, 1, 1000);
+  absl::MutexLock lock(&mu_);
+  // Primary-key order from after_id: pages stay stable while the caller
+  // changes the rows it has seen (e.g. requeues them).
+  ASSIGN_OR_RETURN(Statement s,
+                   db_->Prepare("SELECT " COMMAND_COLUMNS
+                                " FROM outbox WHERE id > ?1 AND status = ?2"
+                                " ORDER BY id LIMIT ?3"));
+  s.Bind(1, after_id)
+      .Bind(2, CommandStatusName(status))
+      .Bind(3, static_cast<int64_t>(limit));
+  std::vector<OutboxCommand> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(OutboxCommand c, ReadCommand(s));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<absl::Time>>

@@ -24,6 +24,9 @@
 //   idempotency key.
 // - ClaimDueCommands records PENDING → IN_PROGRESS with actor
 //   "worker:<worker_id>"; CancelAppointment's event has actor "api".
+// - The attempt ClaimDueCommands counts for an expired lease gets no
+//   appointment event (the state does not change), only the command's note.
+// - ListCommandsByStatus clamps limit to 1..1000.
 // - NextDueTime ignores commands waiting behind an older unfinished one of
 //   their appointment, but not skipped (breaker-open) providers.
 
@@ -85,6 +88,8 @@ class SqliteAppointmentStore final : public AppointmentStore {
   absl::StatusOr<OutboxCommand> GetCommand(int64_t command_id) override;
   absl::StatusOr<std::vector<OutboxCommand>> ListCommandsFor(
       const std::string& appointment_id) override;
+  absl::StatusOr<std::vector<OutboxCommand>> ListCommandsByStatus(
+      CommandStatus status, int64_t after_id, int limit) override;
   absl::StatusOr<std::optional<absl::Time>> NextDueTime() override;
   absl::StatusOr<std::vector<std::pair<CommandStatus, int64_t>>>
   CountCommandsByStatus() override;

@@ -786,8 +786,63 @@ TEST_F(SqliteStoreTest, ClaimLeasesWithGrowingTokensAndMovesBookToInProgress) {
   ASSERT_THAT(again, SizeIs(2));
   EXPECT_GT(again[0].command.fencing_token, claimed[1].command.fencing_token);
   EXPECT_EQ(again[0].command.lease_owner, "w2");
-  EXPECT_EQ(again[0].appointment.version(), 2);
+  EXPECT_EQ(again[0].appointment.state(), A::IN_PROGRESS);
   EXPECT_THAT(Events("appt-1"), SizeIs(2));
+}
+
+TEST_F(SqliteStoreTest, ReclaimOfAnExpiredLeaseCountsTheLostCallWithANote) {
+  Create("appt-1", "req-1");
+  // A normal claim counts nothing and notes nothing.
+  ClaimedCommand first = ClaimOne(now_);
+  EXPECT_EQ(first.command.attempts, 0);
+  EXPECT_EQ(first.command.last_error, "");
+  EXPECT_EQ(first.appointment.attempt_count(), 0);
+
+  // w1 never reports back; after its lease the re-claim counts its call.
+  ClaimedCommand second = ClaimOne(now_ + absl::Seconds(30));
+  EXPECT_EQ(second.command.attempts, 1);
+  EXPECT_THAT(second.command.last_error,
+              ::testing::StartsWith(kLeaseExpiredTag));
+  EXPECT_THAT(second.command.last_error, HasSubstr("worker:w1"));
+  EXPECT_THAT(second.command.last_error,
+              HasSubstr("the call may have reached the provider"));
+  EXPECT_EQ(second.appointment.attempt_count(), 1);
+  EXPECT_EQ(second.appointment.state(), A::IN_PROGRESS);
+  EXPECT_THAT(Events("appt-1"), SizeIs(2));  // no state change, no event
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Text(absl::StrCat(
+                "SELECT group_concat(json_extract(value, '$.attempt') || ':' "
+                "|| substr(json_extract(value, '$.error'), 1, 15), '|') FROM "
+                "outbox, json_each(outbox.error_history) WHERE outbox.id = ",
+                first.command.id)),
+            absl::StrCat("1:", kLeaseExpiredTag));
+
+  // Lost twice: two attempts.
+  ClaimedCommand third = ClaimOne(now_ + absl::Seconds(60));
+  EXPECT_EQ(third.command.attempts, 2);
+  EXPECT_EQ(third.appointment.attempt_count(), 2);
+
+  // The IN_PROGRESS appointment still moves on: a retry puts it back to
+  // PENDING, the next (normal) claim to IN_PROGRESS without counting, and
+  // the answer to CONFIRMED.
+  CommandOutcome retry = Outcome(third, now_ + absl::Seconds(61));
+  retry.disposition = CommandOutcome::Disposition::kReschedule;
+  retry.next_attempt_time = now_ + absl::Seconds(62);
+  retry.error = "UNAVAILABLE: down";
+  retry.to_state = A::PENDING;
+  ASSERT_THAT(store_->CompleteCommand(retry),
+              IsOkAndHolds(::testing::Property(&A::attempt_count, 3)));
+  ClaimedCommand fourth = ClaimOne(now_ + absl::Seconds(62));
+  EXPECT_EQ(fourth.command.attempts, 3);
+  EXPECT_EQ(fourth.command.last_error, "UNAVAILABLE: down");
+  EXPECT_EQ(fourth.appointment.state(), A::IN_PROGRESS);
+  CommandOutcome done = Outcome(fourth, now_ + absl::Seconds(63));
+  done.to_state = A::CONFIRMED;
+  absl::StatusOr<A> a = store_->CompleteCommand(done);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->state(), A::CONFIRMED);
+  EXPECT_EQ(a->attempt_count(), 4);
+  EXPECT_EQ(store_->GetCommand(first.command.id)->attempts, 4);
 }
 
 TEST_F(SqliteStoreTest, ClaimSkipsOpenBreakerProvidersAndHonoursLimitAndDue) {
@@ -934,9 +989,13 @@ TEST_F(SqliteStoreTest, ReleaseGivesCommandBackWithoutAnAttempt) {
   ASSERT_THAT(events, SizeIs(3));
   EXPECT_EQ(events[2].from_state, A::IN_PROGRESS);
   EXPECT_EQ(events[2].to_state, A::PENDING);
-  // Another worker picks it up with a new token.
+  // Another worker picks it up with a new token; a released lease is not a
+  // lost one, so still no attempt and no note.
   ClaimedCommand again = ClaimOne(clock_.Now());
   EXPECT_GT(again.command.fencing_token, c.command.fencing_token);
+  EXPECT_EQ(again.command.attempts, 0);
+  EXPECT_EQ(again.command.last_error, "");
+  EXPECT_EQ(again.appointment.attempt_count(), 0);
   // Released rows were never attempted: a cancel is still local.
   ASSERT_OK(
       store_->ReleaseCommand(again.command.id, again.command.fencing_token));
@@ -944,6 +1003,55 @@ TEST_F(SqliteStoreTest, ReleaseGivesCommandBackWithoutAnAttempt) {
       store_->CancelAppointment(MakeCancelIntent("appt-1", "c-1", now_));
   ASSERT_OK(r);
   EXPECT_EQ(r->appointment.state(), A::CANCELLED);
+}
+
+TEST_F(SqliteStoreTest, ListCommandsByStatusPagesByIdFromAfterId) {
+  std::vector<int64_t> dead;
+  for (int i = 0; i < 4; ++i) {
+    Create(absl::StrCat("appt-", i), absl::StrCat("req-", i));
+  }
+  std::vector<ClaimedCommand> claimed = Claim(now_);
+  ASSERT_THAT(claimed, SizeIs(4));
+  for (int i : {0, 2, 3}) {  // appt-1's BOOK stays LEASED
+    CommandOutcome o = Outcome(claimed[i], now_);
+    o.disposition = CommandOutcome::Disposition::kDead;
+    o.error = absl::StrCat("dead ", i);
+    ASSERT_OK(store_->CompleteCommand(o));
+    dead.push_back(claimed[i].command.id);
+  }
+  auto ids = [](const absl::StatusOr<std::vector<OutboxCommand>>& page) {
+    std::vector<int64_t> out;
+    if (page.ok()) {
+      for (const OutboxCommand& c : *page) out.push_back(c.id);
+    }
+    return out;
+  };
+  auto all = store_->ListCommandsByStatus(CommandStatus::kDead, 0, 10);
+  ASSERT_OK(all);
+  EXPECT_EQ(ids(all), dead);
+  EXPECT_EQ((*all)[1].last_error, "dead 2");
+  EXPECT_EQ((*all)[1].appointment_id, "appt-2");
+  // Pages of one: each row once, and a row changed after it was seen (here
+  // requeued) does not disturb the next page.
+  std::vector<int64_t> paged;
+  int64_t after = 0;
+  while (true) {
+    auto page = store_->ListCommandsByStatus(CommandStatus::kDead, after, 1);
+    ASSERT_OK(page);
+    if (page->empty()) break;
+    ASSERT_THAT(*page, SizeIs(1));
+    paged.push_back((*page)[0].id);
+    after = (*page)[0].id;
+    ASSERT_OK(store_->RequeueDeadCommand(after, now_));
+  }
+  EXPECT_EQ(paged, dead);
+  EXPECT_THAT(store_->ListCommandsByStatus(CommandStatus::kDead, 0, 10),
+              IsOkAndHolds(IsEmpty()));
+  EXPECT_EQ(ids(store_->ListCommandsByStatus(CommandStatus::kLeased, 0, 10)),
+            std::vector<int64_t>{claimed[1].command.id});
+  EXPECT_EQ(
+      ids(store_->ListCommandsByStatus(CommandStatus::kPending, dead[0], 10)),
+      (std::vector<int64_t>{dead[1], dead[2]}));
 }
 
 TEST_F(SqliteStoreTest, NextDueTimeAndCountsByStatus) {
