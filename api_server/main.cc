@@ -8,6 +8,7 @@
 // on SIGTERM/SIGINT stops accepting, finishes in-flight calls, closes the
 // database and exits 0.
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>

@@ -199,7 +199,7 @@ TEST_F(ApptctlTest, CreateFromAJsonFileAndWatchUntilTheDeadline) {
   EXPECT_EQ(a.provider_id(), "clinic-b");
   EXPECT_EQ(a.priority(), v1::Appointment::HIGH);
 
-  CliResult watched = RunCli(addr_, {"watch", a.id(), "--timeout=300ms"});
+  CliResult watched = RunCli(addr_, {"watch", a.id(), "--timeout=1500ms"});
   EXPECT_EQ(watched.exit_code, 1);
   EXPECT_THAT(watched.out, HasSubstr("\"state\":\"PENDING\""));
   EXPECT_THAT(watched.err, HasSubstr("DEADLINE_EXCEEDED"));
