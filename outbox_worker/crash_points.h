@@ -18,7 +18,8 @@
 namespace booking {
 
 namespace crash_points {
-// A claim committed; no provider call made yet.
+// A claim committed and a provider call about to start (rows that finish
+// without a call are committed before it); that call not made yet.
 inline constexpr char kAfterClaim[] = "after_claim";
 // The provider answered; the outcome is not committed yet.
 inline constexpr char kAfterProviderAnswer[] = "after_provider_answer";

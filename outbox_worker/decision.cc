@@ -180,9 +180,11 @@ ErrorClass ClassifyError(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk:
       return ErrorClass::kOk;
-    case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kResourceExhausted:
       return ErrorClass::kRetryableNotApplied;
+    // UNAVAILABLE is ambiguous at the transport level: the request may never
+    // have left, or the connection broke after the provider received it.
+    case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kInternal:
@@ -190,9 +192,24 @@ ErrorClass ClassifyError(absl::StatusCode code) {
     case absl::StatusCode::kCancelled:
     case absl::StatusCode::kDataLoss:
       return ErrorClass::kRetryableUnknown;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+      return ErrorClass::kRefused;
     default:
-      return ErrorClass::kPermanent;
+      return ErrorClass::kPermanentUnknown;
   }
+}
+
+bool IsRetryable(ErrorClass c) {
+  return c == ErrorClass::kRetryableNotApplied ||
+         c == ErrorClass::kRetryableUnknown;
+}
+
+bool MayHaveActed(ErrorClass c) {
+  return c == ErrorClass::kRetryableUnknown ||
+         c == ErrorClass::kPermanentUnknown;
 }
 
 bool IsBreakerFailure(absl::StatusCode code) {
@@ -209,7 +226,8 @@ bool IsBreakerFailure(absl::StatusCode code) {
 }
 
 bool MaybeBookedBefore(const OutboxCommand& command) {
-  return absl::StrContains(command.last_error, kMaybeBookedTag);
+  return absl::StrContains(command.last_error, kMaybeBookedTag) ||
+         absl::StrContains(command.last_error, kLeaseExpiredTag);
 }
 
 int PollExponent(absl::Duration waited, absl::Duration base) {
@@ -244,6 +262,23 @@ Plan PlanCommand(const ClaimedCommand& claimed, absl::Time now,
             absl::StrCat("deadline passed before attempt ", cmd.attempts + 1,
                          maybe ? absl::StrCat(" ", kMaybeBookedTag) : "");
         GiveUpBook(plan.outcome, maybe, reasons::kBookDeadlineExceeded, policy);
+        return plan;
+      }
+      // Attempts can run out without an answer: the store counts each lease
+      // that expired before its outcome was recorded (a worker that crashes
+      // on this row every time must not loop forever).
+      if (cmd.attempts >= policy.max_attempts) {
+        plan.outcome = Base(claimed, now);
+        plan.outcome.count_attempt = false;
+        const bool maybe = MaybeBookedBefore(cmd);
+        plan.outcome.error =
+            absl::StrCat("attempts exhausted (", cmd.attempts, " of ",
+                         policy.max_attempts, ") before another call",
+                         maybe ? absl::StrCat(" ", kMaybeBookedTag) : "");
+        GiveUpBook(plan.outcome, maybe,
+                   maybe ? reasons::kBookOutcomeUnknown
+                         : reasons::kProviderUnavailable,
+                   policy);
         return plan;
       }
       plan.action = Plan::Action::kBook;
@@ -323,11 +358,10 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
 
   switch (cmd.type) {
     case CommandType::kBook: {
-      const bool maybe =
-          MaybeBookedBefore(cmd) || cls == ErrorClass::kRetryableUnknown;
+      const bool maybe = MaybeBookedBefore(cmd) || MayHaveActed(cls);
       out.error = ErrorText(claimed, error, maybe);
       out.detail = out.error;
-      if (cls == ErrorClass::kPermanent) {
+      if (!IsRetryable(cls)) {
         GiveUpBook(out, maybe,
                    error.code() == absl::StatusCode::kFailedPrecondition
                        ? reasons::kProviderRejected
@@ -336,9 +370,14 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
         return out;
       }
       if (cmd.attempts + 1 >= policy.max_attempts) {
+        // The reason names the last answer; compensation (by `maybe`)
+        // depends on the whole history.
+        const bool not_serving =
+            error.code() == absl::StatusCode::kUnavailable ||
+            error.code() == absl::StatusCode::kResourceExhausted;
         GiveUpBook(out, maybe,
-                   maybe ? reasons::kBookOutcomeUnknown
-                         : reasons::kProviderUnavailable,
+                   not_serving ? reasons::kProviderUnavailable
+                               : reasons::kBookOutcomeUnknown,
                    policy);
         return out;
       }
@@ -355,7 +394,7 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
     case CommandType::kConfirm:
       out.error = ErrorText(claimed, error, false);
       out.detail = out.error;
-      if (cls == ErrorClass::kPermanent) {
+      if (!IsRetryable(cls)) {
         Compensate(out,
                    error.code() == absl::StatusCode::kNotFound
                        ? reasons::kConfirmationLost
@@ -371,8 +410,7 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
     case CommandType::kCompensate:
       out.error = ErrorText(claimed, error, false);
       out.detail = out.error;
-      if (cls == ErrorClass::kPermanent ||
-          cmd.attempts + 1 >= policy.max_cancel_attempts ||
+      if (!IsRetryable(cls) || cmd.attempts + 1 >= policy.max_cancel_attempts ||
           next >= cmd.deadline) {
         // Cannot be processed: kept with its error history for an operator
         // (requeue) and the reconciler (orphan sweep).

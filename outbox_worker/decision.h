@@ -8,13 +8,20 @@
 //
 // Vocabulary:
 // - "maybe booked": an attempt may have reached the provider and made a
-//   booking (DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, ABORTED, CANCELLED,
-//   DATA_LOSS, or a malformed answer). UNAVAILABLE and RESOURCE_EXHAUSTED are
-//   the provider saying "not done" (DESIGN §5), so they book nothing. The
-//   fact is sticky: it is carried in the command's last_error as
-//   kMaybeBookedTag, so it survives later refusals and crashes.
+//   booking. Only an explicit refusal that books nothing rules that out:
+//   RESOURCE_EXHAUSTED (rate limit), FAILED_PRECONDITION (reject),
+//   INVALID_ARGUMENT, PERMISSION_DENIED, NOT_FOUND. Every other failure is
+//   "maybe booked", UNAVAILABLE included: gRPC returns it both when the
+//   request never left and when the connection broke after the provider
+//   received it. So is a lease that expired before its outcome was
+//   recorded (the store notes it with kLeaseExpiredTag). The fact is sticky:
+//   it is carried in the command's last_error as kMaybeBookedTag (or the
+//   store's kLeaseExpiredTag), so it survives later refusals and crashes.
 // - A BOOK that gives up while "maybe booked" goes COMPENSATING (cancel by
-//   key, then FAILED); one that never reached the provider goes FAILED.
+//   key, then FAILED); one that only ever met refusals goes FAILED.
+// - The failure_reason names why it gave up (the last answer), not whether
+//   it compensated: e.g. provider_unavailable after UNAVAILABLE, with or
+//   without a compensating cancel.
 
 #include <optional>
 #include <string>
@@ -45,15 +52,23 @@ inline constexpr char kCompensated[] = "compensated";
 
 enum class ErrorClass {
   kOk,
-  // Retry; the provider did not act (UNAVAILABLE, RESOURCE_EXHAUSTED).
+  // Retry; the provider said it did not act (RESOURCE_EXHAUSTED).
   kRetryableNotApplied,
-  // Retry; the provider may have acted (DEADLINE_EXCEEDED, INTERNAL, ...).
+  // Retry; the provider may have acted (UNAVAILABLE, DEADLINE_EXCEEDED,
+  // ABORTED, INTERNAL, UNKNOWN, CANCELLED, DATA_LOSS).
   kRetryableUnknown,
-  // Do not retry (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND,
-  // PERMISSION_DENIED and every other code not listed above).
-  kPermanent,
+  // Do not retry; an explicit refusal that did nothing (INVALID_ARGUMENT,
+  // FAILED_PRECONDITION, NOT_FOUND, PERMISSION_DENIED).
+  kRefused,
+  // Do not retry, and the provider may have acted: every other code (e.g.
+  // ALREADY_EXISTS, which for a Book means the key holds a booking).
+  kPermanentUnknown,
 };
 ErrorClass ClassifyError(absl::StatusCode code);
+bool IsRetryable(ErrorClass c);
+// True if a call that failed this way may still have been carried out by
+// the provider ("maybe booked" for a BOOK).
+bool MayHaveActed(ErrorClass c);
 
 // Whether a call's outcome counts as a failure for the provider's circuit
 // breaker: the provider is unhealthy (UNAVAILABLE, DEADLINE_EXCEEDED,
@@ -102,7 +117,8 @@ CommandOutcome DecideOutcome(const ClaimedCommand& claimed,
 CommandOutcome DeferForBreaker(const ClaimedCommand& claimed, absl::Time now,
                                absl::Time retry_at);
 
-// True if the command's history says an earlier attempt may have booked.
+// True if the command's history says an earlier attempt may have booked
+// (kMaybeBookedTag, or the store's kLeaseExpiredTag for a lost lease).
 bool MaybeBookedBefore(const OutboxCommand& command);
 
 // Exponent for the next CONFIRM poll delay. It grows with the time already

@@ -101,6 +101,11 @@ TEST_P(DecisionTable, Outcome) {
 
 const std::string kUnknown =
     std::string("attempt 1: DEADLINE_EXCEEDED: x ") + kMaybeBookedTag;
+// What the store notes when it re-claims an expired lease.
+const std::string kLostLease =
+    std::string(kLeaseExpiredTag) +
+    " lease of worker:w9 (token 3) expired before an outcome was recorded";
+const std::string kRateLimited = "attempt 3: RESOURCE_EXHAUSTED: x";
 
 INSTANTIATE_TEST_SUITE_P(
     Rows, DecisionTable,
@@ -178,13 +183,40 @@ INSTANTIATE_TEST_SUITE_P(
             Err(absl::StatusCode::kInternal),
             {D::kReschedule, A::PENDING, ""}},
         // --- BOOK exhausted
-        Row{"BookExhaustedNeverReachedFails",
+        // UNAVAILABLE may have booked (the connection can break after the
+        // provider got the request): compensated, reason still says why.
+        Row{"BookExhaustedUnavailableCompensates",
             CommandType::kBook,
             A::IN_PROGRESS,
             3,
-            "attempt 3: UNAVAILABLE: x",
+            std::string("attempt 3: UNAVAILABLE: x ") + kMaybeBookedTag,
             Err(absl::StatusCode::kUnavailable),
+            {D::kDone, A::COMPENSATING, "provider_unavailable",
+             CommandType::kCompensate}},
+        Row{"BookExhaustedUnavailableFirstTimeCompensates",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            3,
+            kRateLimited,
+            Err(absl::StatusCode::kUnavailable),
+            {D::kDone, A::COMPENSATING, "provider_unavailable",
+             CommandType::kCompensate}},
+        // Only rate limits: the provider refused every time, nothing booked.
+        Row{"BookExhaustedRateLimitedOnlyFails",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            3,
+            kRateLimited,
+            Err(absl::StatusCode::kResourceExhausted),
             {D::kDone, A::FAILED, "provider_unavailable"}},
+        Row{"BookExhaustedRateLimitedAfterLostLeaseCompensates",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            3,
+            kLostLease,
+            Err(absl::StatusCode::kResourceExhausted),
+            {D::kDone, A::COMPENSATING, "provider_unavailable",
+             CommandType::kCompensate}},
         Row{"BookExhaustedUnknownCompensates",
             CommandType::kBook,
             A::IN_PROGRESS,
@@ -193,13 +225,13 @@ INSTANTIATE_TEST_SUITE_P(
             Err(absl::StatusCode::kInternal),
             {D::kDone, A::COMPENSATING, "book_outcome_unknown",
              CommandType::kCompensate}},
-        Row{"BookExhaustedAfterEarlierUnknownCompensates",
+        Row{"BookExhaustedRateLimitedAfterEarlierUnknownCompensates",
             CommandType::kBook,
             A::IN_PROGRESS,
             3,
             kUnknown,
-            Err(absl::StatusCode::kUnavailable),
-            {D::kDone, A::COMPENSATING, "book_outcome_unknown",
+            Err(absl::StatusCode::kResourceExhausted),
+            {D::kDone, A::COMPENSATING, "provider_unavailable",
              CommandType::kCompensate}},
         // --- BOOK permanent
         Row{"BookRejectedFails",
@@ -237,6 +269,32 @@ INSTANTIATE_TEST_SUITE_P(
             kUnknown,
             Err(absl::StatusCode::kFailedPrecondition),
             {D::kDone, A::COMPENSATING, "provider_rejected",
+             CommandType::kCompensate}},
+        Row{"BookRejectedAfterUnavailableCompensates",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            1,
+            std::string("attempt 1: UNAVAILABLE: x ") + kMaybeBookedTag,
+            Err(absl::StatusCode::kFailedPrecondition),
+            {D::kDone, A::COMPENSATING, "provider_rejected",
+             CommandType::kCompensate}},
+        Row{"BookRejectedAfterLostLeaseCompensates",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            1,
+            kLostLease,
+            Err(absl::StatusCode::kFailedPrecondition),
+            {D::kDone, A::COMPENSATING, "provider_rejected",
+             CommandType::kCompensate}},
+        // Not an explicit "did nothing": a Book's ALREADY_EXISTS means the
+        // key holds a booking.
+        Row{"BookAlreadyExistsCompensates",
+            CommandType::kBook,
+            A::IN_PROGRESS,
+            0,
+            "",
+            Err(absl::StatusCode::kAlreadyExists),
+            {D::kDone, A::COMPENSATING, "provider_refused",
              CommandType::kCompensate}},
         // --- CONFIRM polls (each a provider call, so counted)
         Row{"ConfirmConfirmed",
@@ -317,7 +375,25 @@ INSTANTIATE_TEST_SUITE_P(
             0,
             "",
             Err(absl::StatusCode::kDeadlineExceeded),
-            {D::kReschedule, std::nullopt, ""}}),
+            {D::kReschedule, std::nullopt, ""}},
+        // The provider is still down: keep trying, the appointment stays
+        // COMPENSATING (no state change) ...
+        Row{"CompensateUnavailableRetriesAndStaysCompensating",
+            CommandType::kCompensate,
+            A::COMPENSATING,
+            1,
+            "attempt 1: UNAVAILABLE: x",
+            Err(absl::StatusCode::kUnavailable),
+            {D::kReschedule, std::nullopt, ""}},
+        // ... until its attempts run out: DEAD, still COMPENSATING, for the
+        // operator and the reconciler.
+        Row{"CompensateExhaustedGoesDeadAndStaysCompensating",
+            CommandType::kCompensate,
+            A::COMPENSATING,
+            2,
+            "attempt 2: UNAVAILABLE: x",
+            Err(absl::StatusCode::kUnavailable),
+            {D::kDead, std::nullopt, ""}}),
     [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 
 TEST(DecideOutcome, CompensationCarriesTheReasonItStartedWith) {
@@ -351,14 +427,17 @@ TEST(DecideOutcome, RetryAfterHintIsAFloor) {
 TEST(DecideOutcome, RetryThatWouldPassTheDeadlineGivesUpNow) {
   ClaimedCommand c = Claimed(CommandType::kBook, A::IN_PROGRESS);
   c.command.deadline = kNow + absl::Milliseconds(100);
-  CommandOutcome o = DecideOutcome(c, Err(absl::StatusCode::kUnavailable), kNow,
-                                   kDelay, Policy());
+  CommandOutcome o = DecideOutcome(c, Err(absl::StatusCode::kResourceExhausted),
+                                   kNow, kDelay, Policy());
   EXPECT_EQ(o.to_state, A::FAILED);
   EXPECT_EQ(o.failure_reason, "book_deadline_exceeded");
-  o = DecideOutcome(c, Err(absl::StatusCode::kDeadlineExceeded), kNow, kDelay,
-                    Policy());
-  EXPECT_EQ(o.to_state, A::COMPENSATING);
-  EXPECT_EQ(o.enqueue, CommandType::kCompensate);
+  for (absl::StatusCode code :
+       {absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kUnavailable}) {
+    o = DecideOutcome(c, Err(code), kNow, kDelay, Policy());
+    EXPECT_EQ(o.to_state, A::COMPENSATING) << code;
+    EXPECT_EQ(o.failure_reason, "book_deadline_exceeded");
+    EXPECT_EQ(o.enqueue, CommandType::kCompensate);
+  }
 }
 
 TEST(DecideOutcome, UnknownOutcomeIsRememberedInTheError) {
@@ -376,10 +455,28 @@ TEST(DecideOutcome, UnknownOutcomeIsRememberedInTheError) {
   EXPECT_TRUE(MaybeBookedBefore(next));
   // A refusal alone does not.
   c.command.last_error = "";
-  o = DecideOutcome(c, Err(absl::StatusCode::kUnavailable), kNow, kDelay,
+  o = DecideOutcome(c, Err(absl::StatusCode::kResourceExhausted), kNow, kDelay,
                     Policy());
   next.last_error = o.error;
   EXPECT_FALSE(MaybeBookedBefore(next));
+  // UNAVAILABLE alone does: the request may have reached the provider.
+  o = DecideOutcome(c, Err(absl::StatusCode::kUnavailable), kNow, kDelay,
+                    Policy());
+  next.last_error = o.error;
+  EXPECT_TRUE(MaybeBookedBefore(next));
+}
+
+TEST(DecideOutcome, LostLeaseCountsAsMaybeBookedAndStaysSo) {
+  OutboxCommand cmd;
+  cmd.last_error = kLostLease;
+  EXPECT_TRUE(MaybeBookedBefore(cmd));
+  // The next attempt's error replaces last_error; the mark is carried on.
+  ClaimedCommand c = Claimed(CommandType::kBook, A::IN_PROGRESS, 1, kLostLease);
+  CommandOutcome o = DecideOutcome(c, Err(absl::StatusCode::kResourceExhausted),
+                                   kNow, kDelay, Policy());
+  EXPECT_EQ(o.disposition, D::kReschedule);
+  cmd.last_error = o.error;
+  EXPECT_TRUE(MaybeBookedBefore(cmd));
 }
 
 TEST(DecideOutcome, PendingBookSchedulesAConfirmNoLaterThanTheStart) {
@@ -444,6 +541,24 @@ TEST(PlanCommand, BookPastItsDeadline) {
                     CommandType::kCompensate, false});
 }
 
+TEST(PlanCommand, BookWhoseAttemptsRanOutWithoutAnswersGivesUpWithoutACall) {
+  // Lost leases: the store counted the attempts, no answer was recorded.
+  ClaimedCommand c = Claimed(CommandType::kBook, A::IN_PROGRESS, 4, kLostLease);
+  Plan p = PlanCommand(c, kNow, Policy());
+  EXPECT_EQ(p.action, Plan::Action::kFinish);
+  Check(p.outcome, {D::kDone, A::COMPENSATING, "book_outcome_unknown",
+                    CommandType::kCompensate, false});
+  EXPECT_NE(p.outcome.error.find(kMaybeBookedTag), std::string::npos);
+  // One attempt left: call.
+  c.command.attempts = 3;
+  EXPECT_EQ(PlanCommand(c, kNow, Policy()).action, Plan::Action::kBook);
+  // Exhausted by refusals only (e.g. --max_attempts lowered): plain FAILED.
+  c = Claimed(CommandType::kBook, A::IN_PROGRESS, 4, kRateLimited);
+  p = PlanCommand(c, kNow, Policy());
+  Check(p.outcome,
+        {D::kDone, A::FAILED, "provider_unavailable", std::nullopt, false});
+}
+
 TEST(PlanCommand, ConfirmPastItsDeadlineCompensates) {
   ClaimedCommand c = Claimed(CommandType::kConfirm, A::AWAITING_CONFIRMATION);
   c.command.deadline = kNow;
@@ -497,16 +612,35 @@ TEST(DeferForBreaker, RequeuesWithoutSpendingAnAttempt) {
 
 TEST(ClassifyError, MatchesDesignSection6) {
   using C = absl::StatusCode;
-  for (C c : {C::kUnavailable, C::kResourceExhausted}) {
-    EXPECT_EQ(ClassifyError(c), ErrorClass::kRetryableNotApplied) << c;
-  }
-  for (C c : {C::kDeadlineExceeded, C::kAborted, C::kInternal, C::kUnknown}) {
+  EXPECT_EQ(ClassifyError(C::kResourceExhausted),
+            ErrorClass::kRetryableNotApplied);
+  for (C c : {C::kUnavailable, C::kDeadlineExceeded, C::kAborted, C::kInternal,
+              C::kUnknown, C::kCancelled, C::kDataLoss}) {
     EXPECT_EQ(ClassifyError(c), ErrorClass::kRetryableUnknown) << c;
   }
   for (C c : {C::kInvalidArgument, C::kFailedPrecondition, C::kNotFound,
               C::kPermissionDenied}) {
-    EXPECT_EQ(ClassifyError(c), ErrorClass::kPermanent) << c;
+    EXPECT_EQ(ClassifyError(c), ErrorClass::kRefused) << c;
   }
+  for (C c : {C::kAlreadyExists, C::kUnimplemented, C::kOutOfRange}) {
+    EXPECT_EQ(ClassifyError(c), ErrorClass::kPermanentUnknown) << c;
+  }
+}
+
+TEST(ClassifyError, OnlyExplicitRefusalsRuleOutABooking) {
+  using C = absl::StatusCode;
+  for (C c : {C::kResourceExhausted, C::kInvalidArgument,
+              C::kFailedPrecondition, C::kNotFound, C::kPermissionDenied}) {
+    EXPECT_FALSE(MayHaveActed(ClassifyError(c))) << c;
+  }
+  for (C c : {C::kUnavailable, C::kDeadlineExceeded, C::kAborted, C::kInternal,
+              C::kUnknown, C::kCancelled, C::kDataLoss, C::kAlreadyExists}) {
+    EXPECT_TRUE(MayHaveActed(ClassifyError(c))) << c;
+  }
+  EXPECT_TRUE(IsRetryable(ClassifyError(C::kUnavailable)));
+  EXPECT_TRUE(IsRetryable(ClassifyError(C::kResourceExhausted)));
+  EXPECT_FALSE(IsRetryable(ClassifyError(C::kAlreadyExists)));
+  EXPECT_FALSE(IsRetryable(ClassifyError(C::kFailedPrecondition)));
 }
 
 TEST(IsBreakerFailure, OnlyUnhealthyProviderAnswersCount) {

@@ -16,24 +16,23 @@ RequeuedCommand Describe(const OutboxCommand& c) {
 }  // namespace
 
 absl::StatusOr<std::vector<RequeuedCommand>> RequeueDead(
-    AppointmentStore* store, absl::string_view ids, absl::Time now) {
+    AppointmentStore* store, absl::string_view ids, absl::Time now,
+    int page_size) {
   std::vector<RequeuedCommand> done;
   if (ids == "all") {
-    ListQuery q;
-    q.page_size = 500;
+    // Keyset pages of DEAD rows in id order: a requeued row leaves the set,
+    // and after_id keeps each page after the last row seen.
+    int64_t after_id = 0;
     while (true) {
-      ASSIGN_OR_RETURN(ListPage page, store->ListAppointments(q));
-      for (const Appointment& a : page.appointments) {
-        ASSIGN_OR_RETURN(std::vector<OutboxCommand> commands,
-                         store->ListCommandsFor(a.id()));
-        for (const OutboxCommand& c : commands) {
-          if (c.status != CommandStatus::kDead) continue;
-          RETURN_IF_ERROR(store->RequeueDeadCommand(c.id, now));
-          done.push_back(Describe(c));
-        }
+      ASSIGN_OR_RETURN(std::vector<OutboxCommand> page,
+                       store->ListCommandsByStatus(CommandStatus::kDead,
+                                                   after_id, page_size));
+      for (const OutboxCommand& c : page) {
+        RETURN_IF_ERROR(store->RequeueDeadCommand(c.id, now));
+        done.push_back(Describe(c));
+        after_id = c.id;
       }
-      if (!page.next_before_id.has_value()) break;
-      q.before_id = page.next_before_id;
+      if (page.empty()) break;
     }
     return done;
   }

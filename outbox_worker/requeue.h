@@ -24,11 +24,13 @@ struct RequeuedCommand {
 };
 
 // `ids` is "all" or a comma-separated list of command ids. "all" pages
-// through every appointment (an operator tool, not a hot path).
+// through the DEAD rows only (AppointmentStore::ListCommandsByStatus),
+// `page_size` at a time, in id order.
 // INVALID_ARGUMENT for a malformed list; an id that is not DEAD fails the
 // call with the store's FAILED_PRECONDITION (ids before it stay requeued).
 absl::StatusOr<std::vector<RequeuedCommand>> RequeueDead(
-    AppointmentStore* store, absl::string_view ids, absl::Time now);
+    AppointmentStore* store, absl::string_view ids, absl::Time now,
+    int page_size = 500);
 
 }  // namespace booking
 

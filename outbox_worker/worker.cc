@@ -268,7 +268,6 @@ absl::StatusOr<int> Worker::ClaimAndDispatch() {
   // Our own claim moved the counter; do not wake on it.
   counter = store_->ChangeCounter();
   if (counter.ok()) last_change_ = *counter;
-  if (crash_ != nullptr) crash_->Hit(crash_points::kAfterClaim);
   const int n = static_cast<int>(claimed.size());
   for (ClaimedCommand& c : claimed) Dispatch(std::move(c));
   return n;
@@ -305,6 +304,11 @@ void Worker::Dispatch(ClaimedCommand claimed) {
     Commit(claimed, DeferForBreaker(claimed, now, retry_at));
     return;
   }
+  // Here rather than right after the claim: rows that finish without a call
+  // (superseded, deadline passed, attempts exhausted) are committed first,
+  // so a worker that dies here on every claim still lets a BOOK run out of
+  // attempts and be compensated.
+  if (crash_ != nullptr) crash_->Hit(crash_points::kAfterClaim);
   StartCall(claimed, plan);
 }
 

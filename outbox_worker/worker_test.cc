@@ -97,6 +97,27 @@ class WorkerTest : public ::testing::Test {
     return false;
   }
 
+  // A worker that claims due rows and dies before recording anything.
+  void ClaimAndVanish(const std::string& worker_id) {
+    ClaimRequest req;
+    req.worker_id = worker_id;
+    req.now = clock_.Now();
+    req.lease = absl::Seconds(10);
+    auto claimed = store_->ClaimDueCommands(req);
+    ASSERT_OK(claimed);
+    ASSERT_FALSE(claimed->empty());
+  }
+
+  bool HadState(const std::string& id, A::State state) {
+    auto events = store_->ListEvents(id);
+    EXPECT_OK(events);
+    if (!events.ok()) return false;
+    for (const auto& e : *events) {
+      if (e.to_state == state) return true;
+    }
+    return false;
+  }
+
   std::vector<OutboxCommand> Commands(const std::string& id) {
     auto c = store_->ListCommandsFor(id);
     EXPECT_OK(c);
@@ -224,14 +245,133 @@ TEST_F(WorkerTest, GhostBookingsAreCompensatedWhenAttemptsRunOut) {
   EXPECT_TRUE(compensated);
 }
 
-TEST_F(WorkerTest, UnavailableUntilExhaustedFailsWithoutCompensation) {
+TEST_F(WorkerTest, UnavailableUntilExhaustedIsCompensated) {
+  // UNAVAILABLE can come after the provider got the request (a broken
+  // connection): the worker cancels by key before FAILED.
   MakeWorker();
-  fake_.FailProvider("prov-a", absl::UnavailableError("down"));
+  fake_.Script(Method::kBook, std::vector<FakeProviderClient::Scripted>(
+                                  4, {absl::UnavailableError("down")}));
+  Create("apt-1");
+  ASSERT_TRUE(DriveUntil("apt-1", A::FAILED));
+  A a = Get("apt-1");
+  EXPECT_EQ(a.failure_reason(), "provider_unavailable");
+  EXPECT_EQ(a.attempt_count(), 5);  // four BOOKs and the cancel
+  EXPECT_EQ(fake_.book_calls("apt-1"), 4);
+  EXPECT_EQ(fake_.calls(Method::kCancel), 1);
+  EXPECT_TRUE(HadState("apt-1", A::COMPENSATING));
+}
+
+TEST_F(WorkerTest, RateLimitedUntilExhaustedFailsWithoutCompensation) {
+  MakeWorker();
+  fake_.Script(Method::kBook,
+               std::vector<FakeProviderClient::Scripted>(
+                   4, {absl::ResourceExhaustedError("slow down")}));
   Create("apt-1");
   ASSERT_TRUE(DriveUntil("apt-1", A::FAILED));
   EXPECT_EQ(Get("apt-1").failure_reason(), "provider_unavailable");
   EXPECT_EQ(Get("apt-1").attempt_count(), 4);
   EXPECT_EQ(fake_.calls(Method::kCancel), 0);
+  EXPECT_FALSE(HadState("apt-1", A::COMPENSATING));
+}
+
+TEST_F(WorkerTest, CompensationWaitsOutADownProviderThenFails) {
+  WorkerOptions o = TestOptions();
+  o.policy.max_cancel_attempts = 50;
+  MakeWorker(o);
+  fake_.FailProvider("prov-a", absl::UnavailableError("down"));
+  Create("apt-1");
+  ASSERT_TRUE(DriveUntil("apt-1", A::COMPENSATING));
+  // Still down: the COMPENSATE keeps retrying with backoff; the appointment
+  // honestly stays COMPENSATING.
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_OK(worker_->Step());
+    worker_->CommitAnswers();
+  }
+  EXPECT_EQ(Get("apt-1").state(), A::COMPENSATING);
+  const std::vector<OutboxCommand> cmds = Commands("apt-1");
+  ASSERT_EQ(cmds.size(), 2u);
+  EXPECT_EQ(cmds[1].type, CommandType::kCompensate);
+  EXPECT_EQ(cmds[1].status, CommandStatus::kPending);
+  EXPECT_GE(cmds[1].attempts, 3);
+  // The provider is back: cancelled by key, FAILED with the reason.
+  fake_.FailProvider("prov-a", absl::OkStatus());
+  ASSERT_TRUE(DriveUntil("apt-1", A::FAILED));
+  EXPECT_EQ(Get("apt-1").failure_reason(), "provider_unavailable");
+  EXPECT_EQ(fake_.live_bookings("apt-1"), 0);
+}
+
+TEST_F(WorkerTest, CompensationOutOfAttemptsGoesDeadAndStaysCompensating) {
+  MakeWorker();  // max_cancel_attempts = 3
+  fake_.FailProvider("prov-a", absl::UnavailableError("down"));
+  Create("apt-1");
+  ASSERT_TRUE(DriveUntil("apt-1", A::COMPENSATING));
+  for (int i = 0;
+       i < 10 && Commands("apt-1").back().status != CommandStatus::kDead; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_OK(worker_->Step());
+    worker_->CommitAnswers();
+  }
+  const OutboxCommand compensate = Commands("apt-1").back();
+  EXPECT_EQ(compensate.type, CommandType::kCompensate);
+  EXPECT_EQ(compensate.status, CommandStatus::kDead);
+  EXPECT_EQ(compensate.attempts, 3);
+  EXPECT_EQ(Get("apt-1").state(), A::COMPENSATING);
+  // The operator requeues it once the provider is back.
+  fake_.FailProvider("prov-a", absl::OkStatus());
+  ASSERT_OK(RequeueDead(store_.get(), "all", clock_.Now()));
+  ASSERT_TRUE(DriveUntil("apt-1", A::FAILED));
+  EXPECT_EQ(Get("apt-1").failure_reason(), "provider_unavailable");
+}
+
+TEST_F(WorkerTest, LostLeaseIsCountedAndTheRetryStillConfirms) {
+  MakeWorker();
+  Create("apt-1");
+  ClaimAndVanish("dead-1");  // PENDING -> IN_PROGRESS, then nothing
+  EXPECT_EQ(Get("apt-1").state(), A::IN_PROGRESS);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(DriveUntil("apt-1", A::CONFIRMED));
+  EXPECT_EQ(Get("apt-1").attempt_count(), 2);  // the lost call and ours
+  EXPECT_EQ(fake_.book_calls("apt-1"), 1);
+  EXPECT_EQ(fake_.live_bookings("apt-1"), 1);
+}
+
+TEST_F(WorkerTest, BookWhoseWorkersKeepDyingRunsOutOfAttemptsAndIsCompensated) {
+  WorkerOptions o = TestOptions();
+  o.policy.max_attempts = 2;
+  CrashPoints crash(crash_points::kAfterClaim, 1);
+  static int crashes = 0;
+  crashes = 0;
+  crash.set_on_crash_for_testing(+[] { ++crashes; });
+  worker_ = std::make_unique<Worker>(store_.get(), &fake_, &clock_, o,
+                                     &metrics_, &crash);
+  Create("apt-1");
+  // Two workers claim the BOOK and die before any outcome is recorded.
+  ClaimAndVanish("dead-1");
+  clock_.Advance(absl::Seconds(10));
+  ClaimAndVanish("dead-2");
+  clock_.Advance(absl::Seconds(10));
+  // Both lost calls count: no attempt left, so no call, and since either
+  // may have booked, a compensating cancel by key. This happens before the
+  // after_claim crash point, which only precedes a provider call.
+  ASSERT_EQ(*worker_->Step(), 1);
+  EXPECT_EQ(crashes, 0);
+  A a = Get("apt-1");
+  EXPECT_EQ(a.state(), A::COMPENSATING);
+  EXPECT_EQ(a.failure_reason(), "book_outcome_unknown");
+  EXPECT_EQ(a.attempt_count(), 2);
+  EXPECT_EQ(fake_.book_calls("apt-1"), 0);
+  const OutboxCommand book = Commands("apt-1")[0];
+  EXPECT_EQ(book.status, CommandStatus::kDone);
+  EXPECT_EQ(book.attempts, 2);
+  EXPECT_NE(book.last_error.find(kMaybeBookedTag), std::string::npos);
+  // The cancel is a provider call: the crash point is reached before it.
+  ASSERT_OK(worker_->Step());
+  EXPECT_EQ(crashes, 1);
+  ASSERT_TRUE(DriveUntil("apt-1", A::FAILED));
+  EXPECT_EQ(Get("apt-1").failure_reason(), "book_outcome_unknown");
+  EXPECT_EQ(fake_.calls(Method::kCancel), 1);
+  EXPECT_EQ(fake_.live_bookings("apt-1"), 0);
 }
 
 TEST_F(WorkerTest, RejectFailsAtOnce) {
@@ -368,6 +508,45 @@ TEST_F(WorkerTest, DeadCancelCanBeRequeuedByTheOperator) {
   EXPECT_EQ((*requeued)[0].type, "CANCEL");
   ASSERT_TRUE(DriveUntil("apt-1", A::CANCELLED));
   EXPECT_EQ(fake_.live_bookings("apt-1"), 0);
+}
+
+TEST_F(WorkerTest, RequeueAllPagesThroughDeadRowsOnlyInIdOrder) {
+  for (int i = 0; i < 7; ++i) Create(absl::StrCat("apt-", i));
+  ClaimRequest req;
+  req.worker_id = "w9";
+  req.now = clock_.Now();
+  req.lease = absl::Seconds(10);
+  auto claimed = store_->ClaimDueCommands(req);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 7u);
+  std::vector<int64_t> dead;
+  for (int i = 0; i < 7; ++i) {
+    if (i == 1) continue;  // stays LEASED
+    const ClaimedCommand& c = (*claimed)[i];
+    CommandOutcome o;
+    o.command_id = c.command.id;
+    o.fencing_token = c.command.fencing_token;
+    o.now = clock_.Now();
+    o.disposition = i == 4 ? CommandOutcome::Disposition::kReschedule
+                           : CommandOutcome::Disposition::kDead;
+    o.next_attempt_time = clock_.Now() + absl::Hours(1);
+    ASSERT_OK(store_->CompleteCommand(o));
+    if (i != 4) dead.push_back(c.command.id);
+  }
+  auto requeued = RequeueDead(store_.get(), "all", clock_.Now(),
+                              /*page_size=*/2);
+  ASSERT_OK(requeued);
+  std::vector<int64_t> ids;
+  for (const RequeuedCommand& r : *requeued) ids.push_back(r.command_id);
+  EXPECT_EQ(ids, dead);  // 5 rows over 3 pages, each once, in id order
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(Commands(absl::StrCat("apt-", i))[0].status,
+              i == 1 ? CommandStatus::kLeased : CommandStatus::kPending)
+        << i;
+  }
+  auto again = RequeueDead(store_.get(), "all", clock_.Now());
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->empty());
 }
 
 TEST(RequeueDead, RejectsMalformedIds) {
