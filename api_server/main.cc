@@ -80,7 +80,7 @@ ABSL_FLAG(absl::Duration, book_timeout, absl::Hours(24),
           "Overall deadline of a BOOK (never after the appointment's start).");
 ABSL_FLAG(absl::Duration, cancel_timeout, absl::Hours(24),
           "Overall deadline of a CANCEL queued by CancelAppointment.");
-ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Milliseconds(25),
+ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Milliseconds(10),
           "How often watchers check the database's change counter.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM: how long in-flight calls may finish before they are "

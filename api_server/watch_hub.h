@@ -46,7 +46,7 @@ class Watcher {
 
 struct WatchHubOptions {
   // How often the change counter is read while anyone watches.
-  absl::Duration poll_interval = absl::Milliseconds(25);
+  absl::Duration poll_interval = absl::Milliseconds(10);
   // For deadlines (gRPC deadlines are wall-clock). Not owned.
   const Clock* clock = RealClock();
 };
