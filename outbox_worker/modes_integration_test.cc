@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/store/appointment_store.h"
 #include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "outbox_worker/integration_harness.h"
@@ -46,7 +47,10 @@ class ModesTest : public ::testing::TestWithParam<ModeCase> {
                       "m_reject", "m_rate_limited", "m_decline_later"});
     ASSERT_OK(stack);
     stack_ = stack->release();
-    auto worker = stack_->StartWorker("w1");
+    // Cancels must outlast a provider outage the test ends by hand
+    // (AlwaysFail...): at most 50 ms apart, 1000 attempts last well over the
+    // test's own bound.
+    auto worker = stack_->StartWorker("w1", {"--max_cancel_attempts=1000"});
     ASSERT_OK(worker);
     worker_ = new Subprocess(std::move(*worker));
   }
@@ -108,9 +112,7 @@ INSTANTIATE_TEST_SUITE_P(
         ModeCase{"m_flaky", Appt::CONFIRMED, 3, 3, 1, ""},
         // Nothing ever answers: outcome unknown, so compensated anyway.
         ModeCase{"m_timeout", Appt::FAILED, 4, 3, 0, "book_outcome_unknown"},
-        // UNAVAILABLE means "not done": no compensation needed.
-        ModeCase{"m_always_fail", Appt::FAILED, 3, 3, 0,
-                 "provider_unavailable"},
+        // m_always_fail: see AlwaysFailIsCompensatedOnceTheProviderIsBack.
         // Ghost booking on every attempt: compensated by key.
         ModeCase{"m_confirm_fail", Appt::FAILED, 4, 3, 0,
                  "book_outcome_unknown"},
@@ -121,6 +123,56 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<ModeCase>& info) {
       return info.param.provider;
     });
+
+// UNAVAILABLE may hide a booking made before the connection broke, so a
+// BOOK that only ever saw it is compensated: COMPENSATING while the provider
+// stays down (the cancel by key keeps retrying), FAILED once it is back.
+TEST_F(ModesTest, AlwaysFailIsCompensatedOnceTheProviderIsBack) {
+  ASSERT_NE(stack_, nullptr);
+  auto id = stack_->Create("m_always_fail", "req-m.always.fail");
+  ASSERT_OK(id);
+  auto compensating = stack_->WaitUntil(*id, [](const Appt& a) {
+    return a.state() == Appt::COMPENSATING || a.state() == Appt::FAILED ||
+           a.state() == Appt::CANCELLED || a.state() == Appt::CONFIRMED;
+  });
+  ASSERT_OK(compensating);
+  ASSERT_EQ(Appt::State_Name(compensating->state()), "COMPENSATING");
+  EXPECT_EQ(compensating->failure_reason(), "provider_unavailable");
+
+  // The compensating cancel fails against the down provider and is retried
+  // (not given up): wait until it has failed twice and is still queued.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  OutboxCommand compensate;
+  while (absl::Now() < give_up) {
+    auto cmds = stack_->store()->ListCommandsFor(*id);
+    ASSERT_OK(cmds);
+    ASSERT_EQ(cmds->size(), 2u);
+    compensate = cmds->back();
+    if (compensate.attempts >= 2) break;
+    absl::SleepFor(absl::Milliseconds(5));  // poll interval, not a sync
+  }
+  EXPECT_EQ(compensate.type, CommandType::kCompensate);
+  EXPECT_GE(compensate.attempts, 2);
+  EXPECT_NE(compensate.status, CommandStatus::kDead);
+  auto still = stack_->Get(*id);
+  ASSERT_OK(still);
+  EXPECT_EQ(Appt::State_Name(still->state()), "COMPENSATING");
+
+  ASSERT_OK(stack_->SetMode("m_always_fail", provider::v1::IMMEDIATE));
+  auto final = stack_->WaitForTerminalOr(Appt::CONFIRMED, *id);
+  ASSERT_OK(final);
+  EXPECT_EQ(Appt::State_Name(final->state()), "FAILED");
+  EXPECT_EQ(final->failure_reason(), "provider_unavailable");
+  // Three BOOKs, at least two failed cancels and the one that worked.
+  EXPECT_GE(final->attempt_count(), 6);
+  auto stats = stack_->KeyStats(*id);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->book_calls(), 3);
+  EXPECT_EQ(stats->live_bookings(), 0);
+  auto orphans = stack_->CountOrphans();
+  ASSERT_OK(orphans);
+  EXPECT_EQ(*orphans, 0);
+}
 
 // The retry after RESOURCE_EXHAUSTED waited at least the provider's hint
 // (200 ms), although our own backoff is at most 50 ms.
