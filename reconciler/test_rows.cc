@@ -77,8 +77,8 @@ A RowMaker::Awaiting(const std::string& id, const std::string& booking_id,
 }
 
 A RowMaker::Failed(const std::string& id, absl::Time at,
-                   const std::string& reason) {
-  Pending(id, at);
+                   const std::string& reason, const std::string& provider) {
+  Pending(id, at, provider);
   CommandOutcome o;
   o.to_state = A::FAILED;
   o.failure_reason = reason;

@@ -33,7 +33,8 @@ class RowMaker {
   Appointment Awaiting(const std::string& id, const std::string& booking_id,
                        absl::Time at, const std::string& provider = "prov-a");
   Appointment Failed(const std::string& id, absl::Time at,
-                     const std::string& reason = "provider_rejected");
+                     const std::string& reason = "provider_rejected",
+                     const std::string& provider = "prov-a");
   // Cancelled before any provider call.
   Appointment Cancelled(const std::string& id, absl::Time at);
 
