@@ -168,6 +168,18 @@ std::string WorkerActor(const std::string& worker_id) {
   return absl::StrCat("worker:", worker_id);
 }
 
+// What is recorded when a row whose lease expired is taken back: its holder
+// died or stalled, and the call it made (or was about to make) may have
+// reached the provider. Counted as an attempt, so a worker that crashes on
+// every attempt still runs out of attempts.
+std::string LostLeaseNote(const std::string& lease_owner,
+                          int64_t fencing_token) {
+  return absl::StrCat(kLeaseExpiredTag, " lease of ", WorkerActor(lease_owner),
+                      " (token ", fencing_token,
+                      ") expired before an outcome was recorded; the call may"
+                      " have reached the provider");
+}
+
 // WAL: readers never block the writer; the mode is stored in the file.
 // Switching a fresh file to WAL needs an exclusive lock, and SQLite reports a
 // competing opener (another process opening the same new file) as
@@ -709,15 +721,8 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       Due d{s.Int(0), ""};
-      // Its holder died or stalled past the lease: the call it made (or was
-      // about to make) may have reached the provider, and a worker that
-      // crashes on every attempt must still run out of attempts.
       if (s.Text(1) == "LEASED") {
-        d.lost_lease_note = absl::StrCat(
-            kLeaseExpiredTag, " lease of ", WorkerActor(s.Text(2)), " (token ",
-            s.Int(3),
-            ") expired before an outcome was recorded; the call may have"
-            " reached the provider");
+        d.lost_lease_note = LostLeaseNote(s.Text(2), s.Int(3));
       }
       due.push_back(std::move(d));
     }
@@ -1523,15 +1528,32 @@ SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
       break;
     }
   }
+  // A LEASED one here has an expired lease (checked above): its call is
+  // counted and noted as in ClaimDueCommands.
+  int lost = 0;
   if (existing != nullptr) {
     // Attempts are kept: they are the evidence that the provider may have
     // seen the command (see CancelAppointment).
-    ASSIGN_OR_RETURN(Statement s,
-                     db_->Prepare("UPDATE outbox SET status = 'PENDING',"
-                                  " next_attempt_ms = ?1, lease_owner = '',"
-                                  " lease_expiry_ms = 0, update_ms = ?1"
-                                  " WHERE id = ?2"));
-    s.Bind(1, ToDbMillis(r.now)).Bind(2, existing->id);
+    const std::string note =
+        existing->status == CommandStatus::kLeased
+            ? LostLeaseNote(existing->lease_owner, existing->fencing_token)
+            : "";
+    lost = note.empty() ? 0 : 1;
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare(
+            "UPDATE outbox SET status = 'PENDING',"
+            " next_attempt_ms = ?1, lease_owner = '',"
+            " lease_expiry_ms = 0, update_ms = ?1, attempts = attempts + ?3,"
+            " last_error = CASE WHEN ?3 = 0 THEN last_error ELSE ?4 END,"
+            " error_history = CASE WHEN ?3 = 0 THEN error_history"
+            " ELSE json_insert(error_history, '$[#]', json_object("
+            "'time_ms', ?1, 'attempt', attempts + ?3, 'error', ?4)) END"
+            " WHERE id = ?2"));
+    s.Bind(1, ToDbMillis(r.now))
+        .Bind(2, existing->id)
+        .Bind(3, static_cast<int64_t>(lost))
+        .Bind(4, note);
     RETURN_IF_ERROR(s.Run());
     result.command_id = existing->id;
     result.previous_status = existing->status;
@@ -1546,6 +1568,7 @@ SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
   // change) and the audit trail says what was done.
   AppointmentUpdate u;
   u.now = r.now;
+  u.attempts = lost;
   RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
   std::string what =
       result.created

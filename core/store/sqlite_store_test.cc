@@ -1005,6 +1005,34 @@ TEST_F(SqliteStoreTest, ReleaseGivesCommandBackWithoutAnAttempt) {
   EXPECT_EQ(r->appointment.state(), A::CANCELLED);
 }
 
+TEST_F(SqliteStoreTest, StuckRequeueOfAnExpiredLeaseCountsTheLostCallToo) {
+  Create("appt-1", "req-1");
+  ClaimOne(now_);  // w1 leases the BOOK for 30 s and is never heard of again
+  StuckRequeue r;
+  r.appointment_id = "appt-1";
+  r.expected_version = Get("appt-1").version();
+  r.now = now_ + absl::Hours(1);
+  r.new_command_deadline = now_ + absl::Hours(2);
+  r.actor = "reconciler";
+  r.detail = "stuck";
+  absl::StatusOr<StuckRequeueResult> result =
+      store_->RequeueStuckAppointment(r);
+  ASSERT_OK(result);
+  EXPECT_FALSE(result->created);
+  EXPECT_EQ(result->previous_status, CommandStatus::kLeased);
+  EXPECT_EQ(result->appointment.attempt_count(), 1);
+  absl::StatusOr<OutboxCommand> cmd = store_->GetCommand(result->command_id);
+  ASSERT_OK(cmd);
+  EXPECT_EQ(cmd->status, CommandStatus::kPending);
+  EXPECT_EQ(cmd->attempts, 1);
+  EXPECT_THAT(cmd->last_error, ::testing::StartsWith(kLeaseExpiredTag));
+  EXPECT_THAT(cmd->last_error, HasSubstr("worker:w1"));
+  // The next claim is a normal one: nothing more is counted.
+  ClaimedCommand again = ClaimOne(r.now);
+  EXPECT_EQ(again.command.attempts, 1);
+  EXPECT_EQ(again.appointment.attempt_count(), 1);
+}
+
 TEST_F(SqliteStoreTest, ListCommandsByStatusPagesByIdFromAfterId) {
   std::vector<int64_t> dead;
   for (int i = 0; i < 4; ++i) {
