@@ -268,6 +268,8 @@ struct ReconcileTransition {
 // Requeue of a stuck appointment (PENDING, IN_PROGRESS or
 // AWAITING_CONFIRMATION): its driving command (BOOK, or CONFIRM while
 // AWAITING_CONFIRMATION) is made due now, or enqueued if none is left.
+// A command taken from an expired lease has its lost call counted and
+// noted, as ClaimDueCommands does.
 struct StuckRequeue {
   std::string appointment_id;
   int64_t expected_version = 0;
