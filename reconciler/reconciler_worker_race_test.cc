@@ -74,8 +74,8 @@ class ReconcilerWorkerRaceTest : public ::testing::Test {
 
     WorkerOptions wo;
     wo.worker_id = "w1";
-    worker_ = std::make_unique<Worker>(worker_store_.get(), &provider_,
-                                       &clock_, wo);
+    worker_ =
+        std::make_unique<Worker>(worker_store_.get(), &provider_, &clock_, wo);
     options_.apply = true;
   }
 

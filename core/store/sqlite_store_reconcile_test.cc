@@ -172,8 +172,9 @@ class SqliteStoreReconcileTest : public ::testing::Test {
 
 TEST_F(SqliteStoreReconcileTest, SchemaStepTwoAddsRunAndFindingTables) {
   RawDb raw(path_);
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
-  EXPECT_EQ(sqlite::SchemaMigrations().back().version, 2);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"),
+            sqlite::SchemaMigrations().back().version);
+  EXPECT_GE(sqlite::SchemaMigrations().back().version, 2);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM sqlite_master WHERE name IN"
                     " ('reconcile_runs', 'reconcile_findings')"),
             2);
@@ -194,7 +195,8 @@ TEST_F(SqliteStoreReconcileTest, VersionOneFileIsUpgradedKeepingItsData) {
   EXPECT_EQ(Get("a1").state(), A::CONFIRMED);
   EXPECT_OK(store_->StartReconcileRun("dry-run", now_));
   RawDb raw(path_);
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"),
+            sqlite::SchemaMigrations().back().version);
 }
 
 // ------------------------------------------------------------- history --
