@@ -62,7 +62,7 @@ PROVIDERS=$("$RUNNER" providers --data="$DATA")
 # expected_postchange.json assume them (e.g. ghost_booking's attempts).
 WORKER_FLAGS=(
   --worker_id=scenario-worker --seed="$seed"
-  --attempt_timeout=500ms --lease=3s --max_attempts=5 --max_cancel_attempts=10
+  --attempt_timeout=1s --lease=3s --max_attempts=5 --max_cancel_attempts=10
   --backoff_base=20ms --backoff_cap=200ms --confirm_timeout=10s
   --breaker_window=4 --breaker_min_calls=4 --breaker_failure_rate=1.0
   --breaker_wait=1s --breaker_half_open_calls=1
@@ -88,7 +88,7 @@ echo "   api_server $API_ADDR, outbox_worker metrics $WORKER_METRICS"
 
 COMMON=(--data="$DATA" --expected="$EXPECTED" --api="$API_ADDR"
   --mock="$MOCK_ADDR" --legacy_mock="$LEGACY_MOCK_ADDR"
-  --worker_metrics="$WORKER_METRICS" --seed="$seed"
+  --worker_metrics="$WORKER_METRICS" --seed="$seed" --legacy_timeout=2s
   --log_file="$LOGS/scenario_runner.log")
 
 echo "== playing the cases: A = legacy client, B = service"
@@ -100,7 +100,7 @@ if [ "$reconcile" = 1 ]; then
   set +e
   "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
     --report="$RESULTS/reconciler_report.json" --once \
-    >"$LOGS/reconciler.stdout" 2>"$LOGS/reconciler.log"
+    --log_file="$LOGS/reconciler.log" >"$LOGS/reconciler.stdout" 2>"$LOGS/reconciler.stderr"
   rc=$?
   set -e
   sed 's/^/   /' "$LOGS/reconciler.stdout"

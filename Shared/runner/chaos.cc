@@ -80,6 +80,8 @@ std::vector<ChaosIntent> ChaosCreate(const ChaosCreateOptions& options) {
   for (int i = 0; i < options.count; ++i) {
     intents[i].request_id = absl::StrCat("chaos-", options.seed, "-", i);
     intents[i].provider_id = ChaosProviders()[pick(rng)].provider_id;
+    intents[i].cancel = std::uniform_real_distribution<double>(0, 1)(rng) <
+                        options.cancel_fraction;
   }
   const absl::Time base = absl::FromUnixSeconds(
       absl::ToUnixSeconds(absl::Now() + absl::Hours(72)) / 60 * 60);
@@ -110,29 +112,52 @@ std::vector<ChaosIntent> ChaosCreate(const ChaosCreateOptions& options) {
       a->set_duration_minutes(15);
       a->set_priority(appointments::v1::Appointment::NORMAL);
       a->mutable_patient()->set_display_name("Chaos Patient");
-      const absl::Time give_up = absl::Now() + options.give_up_after;
-      absl::Duration backoff = absl::Milliseconds(50);
-      while (true) {
-        ++intent.attempts;
-        ApiAnswer answer = api.Create(req, absl::Seconds(5));
-        if (answer.status.ok()) {
-          intent.appointment_id = answer.appointment.id();
-          intent.replayed = intent.replayed || answer.replay;
-          break;
+      // One call with retries under the same request_id (a replay if an
+      // earlier attempt committed but its answer was lost); returns the
+      // final answer's code name.
+      auto call_with_retries = [&](auto call, int* attempts,
+                                   Appointment* result) {
+        const absl::Time give_up = absl::Now() + options.give_up_after;
+        absl::Duration backoff = absl::Milliseconds(50);
+        while (true) {
+          ++*attempts;
+          ApiAnswer answer = call();
+          if (answer.status.ok()) {
+            *result = answer.appointment;
+            intent.replayed = intent.replayed || answer.replay;
+            return std::string("OK");
+          }
+          if (!Retryable(answer.status.error_code()) || absl::Now() > give_up) {
+            LogEvent(LogLevel::kWarn, "chaos_call_refused")
+                .Field("request_id", intent.request_id)
+                .Field("error", answer.status.error_message());
+            return absl::StatusCodeToString(
+                FromGrpcCode(answer.status.error_code()));
+          }
+          std::uniform_real_distribution<double> u(0.5, 1.0);
+          absl::SleepFor(backoff * u(jitter));
+          backoff = std::min(backoff * 2, absl::Seconds(1));
         }
-        if (!Retryable(answer.status.error_code()) || absl::Now() > give_up) {
-          intent.refused_code = absl::StatusCodeToString(
-              FromGrpcCode(answer.status.error_code()));
-          LogEvent(LogLevel::kWarn, "chaos_create_refused")
-              .Field("request_id", intent.request_id)
-              .Field("code", intent.refused_code)
-              .Field("error", answer.status.error_message());
-          break;
-        }
-        // The same request_id again: a replay if the first one committed.
-        std::uniform_real_distribution<double> u(0.5, 1.0);
-        absl::SleepFor(backoff * u(jitter));
-        backoff = std::min(backoff * 2, absl::Seconds(1));
+      };
+      Appointment created;
+      const std::string code =
+          call_with_retries([&] { return api.Create(req, absl::Seconds(5)); },
+                            &intent.attempts, &created);
+      if (code != "OK") {
+        intent.refused_code = code;
+        continue;
+      }
+      intent.appointment_id = created.id();
+      if (intent.cancel) {
+        appointments::v1::CancelAppointmentRequest cancel;
+        cancel.set_id(intent.appointment_id);
+        cancel.set_request_id(intent.request_id + "-cancel");
+        cancel.set_reason("chaos");
+        int cancel_attempts = 0;
+        Appointment cancelled;
+        intent.cancel_code = call_with_retries(
+            [&] { return api.Cancel(cancel, absl::Seconds(5)); },
+            &cancel_attempts, &cancelled);
       }
     }
   };
@@ -155,7 +180,9 @@ OrderedJson ChaosIntentsJson(uint64_t seed,
                             {"appointment_id", i.appointment_id},
                             {"attempts", i.attempts},
                             {"replayed", i.replayed},
-                            {"refused_code", i.refused_code}});
+                            {"refused_code", i.refused_code},
+                            {"cancel", i.cancel},
+                            {"cancel_code", i.cancel_code}});
   }
   return j;
 }
@@ -179,6 +206,8 @@ absl::StatusOr<std::vector<ChaosIntent>> ChaosIntentsFromJson(
     i.attempts = j.value("attempts", 0);
     i.replayed = j.value("replayed", false);
     i.refused_code = j.value("refused_code", "");
+    i.cancel = j.value("cancel", false);
+    i.cancel_code = j.value("cancel_code", "");
     out.push_back(std::move(i));
   }
   return out;
@@ -247,6 +276,7 @@ absl::StatusOr<ChaosOutcome> ChaosCheck(
   for (const ChaosIntent& i : intents) {
     o.create_retries += std::max(0, i.attempts - 1);
     if (i.replayed) ++o.replayed;
+    if (i.cancel && !i.appointment_id.empty()) ++o.cancels_sent;
     if (i.appointment_id.empty()) {
       ++o.refused;
       o.by_provider[i.provider_id]["REFUSED_" + i.refused_code]++;
@@ -265,7 +295,8 @@ absl::StatusOr<ChaosOutcome> ChaosCheck(
     }
     const std::string state = Appointment::State_Name(a->state());
     o.by_provider[i.provider_id][state]++;
-    const int64_t live = live_by_key[i.appointment_id];
+    auto found = live_by_key.find(i.appointment_id);
+    const int64_t live = found == live_by_key.end() ? 0 : found->second;
     switch (a->state()) {
       case Appointment::CONFIRMED:
         ++o.confirmed;
@@ -295,7 +326,7 @@ absl::StatusOr<ChaosOutcome> ChaosCheck(
     }
   }
   for (const auto& [key, live] : live_by_key) {
-    if (confirmed_ids.count(key)) continue;
+    if (live == 0 || confirmed_ids.count(key)) continue;
     o.orphan += live;
     o.problems.push_back(absl::StrCat("orphan: live booking with key ", key,
                                       " at ", provider_of_key[key],
@@ -312,12 +343,15 @@ OrderedJson ToJson(const ChaosOutcome& o) {
   OrderedJson j;
   j["seed"] = o.seed;
   j["pass"] = o.pass;
+  j["worker_kills"] = o.worker_kills;
+  j["api_restarts"] = o.api_restarts;
   j["intents"] = o.intents;
   j["accepted"] = o.accepted;
   j["refused"] = o.refused;
   j["replayed_creates"] = o.replayed;
   j["create_retries"] = o.create_retries;
   j["confirmed"] = o.confirmed;
+  j["cancels_sent"] = o.cancels_sent;
   j["cancelled"] = o.cancelled;
   j["failed"] = o.failed;
   j["failed_by_reason"] = o.failed_by_reason;
@@ -332,12 +366,15 @@ OrderedJson ToJson(const ChaosOutcome& o) {
 
 std::string ChaosSummary(const ChaosOutcome& o) {
   std::string out;
-  absl::StrAppend(&out, "seed ", o.seed, ": ", o.intents, " intents, ",
-                  o.accepted, " accepted (", o.replayed,
+  absl::StrAppend(&out, "seed ", o.seed, ": ", o.worker_kills,
+                  " worker kills (SIGKILL), ", o.api_restarts,
+                  " api_server kill(s); ", o.intents, " intents, ", o.accepted,
+                  " accepted (", o.replayed,
                   " answered as replays after a lost reply, ", o.create_retries,
                   " client retries), ", o.refused, " refused\n");
   absl::StrAppend(&out, "  confirmed ", o.confirmed, ", cancelled ",
-                  o.cancelled, ", failed ", o.failed);
+                  o.cancelled, " (", o.cancels_sent, " cancels sent), failed ",
+                  o.failed);
   if (!o.failed_by_reason.empty()) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : o.failed_by_reason) {

@@ -38,6 +38,10 @@ struct ChaosIntent {
   int attempts = 0;            // CreateAppointment calls it took
   bool replayed = false;       // an answer came back as a replay
   std::string refused_code;    // non-retryable refusal, if any
+  // The plan cancels some intents right after they are accepted (a user
+  // changing their mind while the BOOK may be in flight).
+  bool cancel = false;
+  std::string cancel_code;  // the cancel's final answer
 };
 
 struct ChaosCreateOptions {
@@ -46,6 +50,7 @@ struct ChaosCreateOptions {
   uint64_t seed = 1;
   int concurrency = 8;
   double rate_per_second = 150;  // overall pacing; 0 = as fast as possible
+  double cancel_fraction = 0.05;
   absl::Duration give_up_after = absl::Seconds(120);  // per intent
 };
 
@@ -66,6 +71,8 @@ int64_t ChaosSettle(const std::string& api_addr, absl::Duration timeout);
 
 struct ChaosOutcome {
   uint64_t seed = 0;
+  int worker_kills = 0;  // as reported by chaos.sh
+  int api_restarts = 0;
   int64_t intents = 0;
   int64_t accepted = 0;
   int64_t refused = 0;
@@ -73,6 +80,7 @@ struct ChaosOutcome {
   int64_t create_retries = 0;
   int64_t confirmed = 0;
   int64_t cancelled = 0;
+  int64_t cancels_sent = 0;
   int64_t failed = 0;
   std::map<std::string, int64_t> failed_by_reason;
   std::map<std::string, int64_t> unsettled_by_state;

@@ -58,7 +58,7 @@ ABSL_FLAG(std::string, out_dir, "Shared/results",
           "check: where results_pre/post.json and aggregated_metrics.json go.");
 ABSL_FLAG(std::string, report, "Shared/compare_report.md",
           "check: the Markdown report.");
-ABSL_FLAG(absl::Duration, legacy_timeout, absl::Seconds(1),
+ABSL_FLAG(absl::Duration, legacy_timeout, absl::Seconds(2),
           "Deadline of each legacy provider call.");
 ABSL_FLAG(absl::Duration, wait_timeout, absl::Seconds(30),
           "Bound of each wait step (a broken stack, not a timing check).");
@@ -72,6 +72,9 @@ ABSL_FLAG(std::string, intents, "", "chaos_*: the intents file.");
 ABSL_FLAG(std::string, out, "", "chaos_check: the results JSON.");
 ABSL_FLAG(absl::Duration, settle_timeout, absl::Seconds(180),
           "chaos_settle: how long to wait for in-flight work.");
+ABSL_FLAG(int, worker_kills, 0, "chaos_check: worker kills (for the record).");
+ABSL_FLAG(int, api_restarts, 0,
+          "chaos_check: api_server restarts (for the record).");
 ABSL_FLAG(std::string, log_file, "", "JSON log file; default stderr.");
 
 namespace booking::scenarios {
@@ -365,6 +368,8 @@ int ChaosCheckCmd() {
   MockClient mock(mock_addr);
   absl::StatusOr<ChaosOutcome> outcome = ChaosCheck(api, mock, seed, *intents);
   if (!outcome.ok()) return Fail(outcome.status().ToString());
+  outcome->worker_kills = absl::GetFlag(FLAGS_worker_kills);
+  outcome->api_restarts = absl::GetFlag(FLAGS_api_restarts);
   absl::Status s = WriteFile(out, ToJson(*outcome).dump(2) + "\n");
   if (!s.ok()) return Fail(s.ToString());
   std::printf("%s", ChaosSummary(*outcome).c_str());

@@ -29,7 +29,7 @@ struct PlayerOptions {
   std::string mock_addr;         // mock_provider behind the worker (B)
   std::string legacy_mock_addr;  // mock_provider for the legacy client (A)
   std::string worker_metrics;    // worker /metrics HOST:PORT (wait_breaker)
-  absl::Duration legacy_timeout = absl::Seconds(1);
+  absl::Duration legacy_timeout = absl::Seconds(2);
   absl::Duration api_deadline = absl::Seconds(10);
   // Bound of every wait_* step (a broken stack, not a timing assertion).
   absl::Duration wait_timeout = absl::Seconds(30);

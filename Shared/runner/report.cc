@@ -453,7 +453,8 @@ std::string ConsoleSummary(const std::vector<CaseResult>& legacy,
     for (const IntentResult& i : b.intents) {
       attempts.push_back(absl::StrCat(i.attempts));
     }
-    std::string state = absl::StrReplaceAll(EndStates(b), {{"`", ""}});
+    std::string state =
+        absl::StrReplaceAll(EndStates(b), {{"`", ""}, {"×", "x"}});
     absl::StrAppend(
         &out, absl::StrFormat("%-25s %-7s %-34s %-9s %-20s %s\n", b.case_id,
                               b.pass ? "PASS" : "FAIL", state,
