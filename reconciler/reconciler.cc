@@ -204,6 +204,13 @@ class Reconciler::Run {
   absl::Status ProviderSide();
   absl::Status DatabaseSide();
   void AnalyzeKey(const ReconcileItem& item, std::vector<Planned>* out);
+  // Duplicate, field_mismatch, late_confirmation and misplaced bookings of
+  // a row in PENDING, IN_PROGRESS, AWAITING_CONFIRMATION or CONFIRMED.
+  void LiveRowDrift(const A& a, const std::vector<const SeenBooking*>& live,
+                    std::vector<Planned>* out);
+  Planned OrphanFinding(const std::string& key,
+                        const std::vector<const SeenBooking*>& bookings,
+                        const A* row, const std::string& why);
   void AnalyzeRow(const ReconcileItem& item, std::vector<Planned>* out);
   // False (and counted as left alone) for a row changed within the grace
   // window or under a live lease.
@@ -368,6 +375,23 @@ Reconciler::Run::Planned Reconciler::Run::NewFinding(
   return p;
 }
 
+Reconciler::Run::Planned Reconciler::Run::OrphanFinding(
+    const std::string& key, const std::vector<const SeenBooking*>& bookings,
+    const A* row, const std::string& why) {
+  Planned p =
+      NewFinding(DriftClass::kOrphan, key, bookings[0]->provider_id, row);
+  nlohmann::ordered_json listed = nlohmann::ordered_json::array();
+  for (const SeenBooking* b : bookings) {
+    p.finding.booking_ids.push_back(b->booking_id);
+    p.cancels.emplace_back(b->provider_id, b->booking_id);
+    listed.push_back(BookingJson(*b));
+  }
+  p.finding.evidence["why"] = why;
+  p.finding.evidence["live_bookings"] = listed;
+  p.finding.action = "cancel_bookings";
+  return p;
+}
+
 void Reconciler::Run::AnalyzeKey(const ReconcileItem& item,
                                  std::vector<Planned>* out) {
   std::vector<const SeenBooking*> live;
@@ -376,22 +400,6 @@ void Reconciler::Run::AnalyzeKey(const ReconcileItem& item,
   }
   if (live.empty()) return;  // nothing live: provider_lost is row-driven
 
-  auto orphan = [&](const std::vector<const SeenBooking*>& bookings,
-                    const A* row, const std::string& why) {
-    Planned p = NewFinding(DriftClass::kOrphan, item.key,
-                           bookings[0]->provider_id, row);
-    nlohmann::ordered_json listed = nlohmann::ordered_json::array();
-    for (const SeenBooking* b : bookings) {
-      p.finding.booking_ids.push_back(b->booking_id);
-      p.cancels.emplace_back(b->provider_id, b->booking_id);
-      listed.push_back(BookingJson(*b));
-    }
-    p.finding.evidence["why"] = why;
-    p.finding.evidence["live_bookings"] = listed;
-    p.finding.action = "cancel_bookings";
-    out->push_back(std::move(p));
-  };
-
   if (!item.appointment.has_value()) {
     // No row at all: the booking's own age stands in for the row's.
     std::vector<const SeenBooking*> old;
@@ -399,26 +407,38 @@ void Reconciler::Run::AnalyzeKey(const ReconcileItem& item,
       if (b->create_time <= cutoff_) old.push_back(b);
     }
     if (old.size() < live.size()) ++s_.left_in_grace;
-    if (!old.empty()) orphan(old, nullptr, "no appointment with this id");
+    if (!old.empty()) {
+      out->push_back(
+          OrphanFinding(item.key, old, nullptr, "no appointment with this id"));
+    }
     return;
   }
 
   const A& a = *item.appointment;
+  std::vector<Planned> found;
   switch (a.state()) {
     case A::CANCELLING:
     case A::COMPENSATING:
       return;  // a worker is cancelling by key already
     case A::CANCELLED:
     case A::FAILED:
-      if (Touchable(a, item.lease_expiry)) {
-        orphan(live, &a, absl::StrCat("appointment is ", StateName(a.state())));
-      }
-      return;
+      found.push_back(
+          OrphanFinding(item.key, live, &a,
+                        absl::StrCat("appointment is ", StateName(a.state()))));
+      break;
     default:
+      LiveRowDrift(a, live, &found);
       break;
   }
-  if (!Touchable(a, item.lease_expiry)) return;
+  // Only drift counts as "left alone": a healthy row changed a minute ago
+  // is just healthy.
+  if (found.empty() || !Touchable(a, item.lease_expiry)) return;
+  for (Planned& p : found) out->push_back(std::move(p));
+}
 
+void Reconciler::Run::LiveRowDrift(const A& a,
+                                   const std::vector<const SeenBooking*>& live,
+                                   std::vector<Planned>* out) {
   // Live bookings for this key at another provider are nobody's.
   std::vector<const SeenBooking*> mine;
   std::vector<const SeenBooking*> foreign;
@@ -426,8 +446,9 @@ void Reconciler::Run::AnalyzeKey(const ReconcileItem& item,
     (b->provider_id == a.provider_id() ? mine : foreign).push_back(b);
   }
   if (!foreign.empty()) {
-    orphan(foreign, &a,
-           absl::StrCat("booked at another provider than ", a.provider_id()));
+    out->push_back(OrphanFinding(
+        a.id(), foreign, &a,
+        absl::StrCat("booked at another provider than ", a.provider_id())));
   }
   if (mine.empty()) return;
 

@@ -374,6 +374,9 @@ TEST_F(ReconcilerTest, RowsInGraceOrUnderALiveLeaseAreLeftAlone) {
   provider_.SetStatus(lost, Booking::CANCELLED);
   Rows().Failed("g2", t0_ + absl::Minutes(9));
   provider_.InjectFor("g2", t0_);
+  // h1: healthy and just confirmed: neither drift nor "left alone".
+  const absl::Time just = t0_ + absl::Minutes(9);
+  Rows().Confirmed("h1", provider_.InjectFor("h1", just), just);
   // l1: late confirmation whose CONFIRM poll a worker holds right now.
   const std::string late = provider_.InjectFor("l1", t0_, Booking::PENDING);
   Rows().Awaiting("l1", late, t0_);
