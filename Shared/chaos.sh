@@ -135,7 +135,7 @@ note "creation done; $done_kills worker kills, $api_restarts api_server restart(
 
 echo "== waiting for in-flight appointments to settle (leases expire, the last worker finishes)"
 set +e
-"$RUNNER" chaos_settle --api="$API_ADDR" --settle_timeout=180s \
+run_child "$RUNNER" chaos_settle --api="$API_ADDR" --settle_timeout=180s \
   --log_file="$LOGS/scenario_runner.log"
 settle_rc=$?
 set -e
@@ -145,7 +145,7 @@ sleep 2.5
 
 echo "== reconciler --apply --once"
 set +e
-"$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
+run_child "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
   --report="$RESULTS/chaos_reconciler_report.json" --once \
   --log_file="$LOGS/reconciler.log" >"$LOGS/reconciler.stdout" 2>"$LOGS/reconciler.stderr"
 rc=$?
@@ -155,13 +155,17 @@ sed 's/^/   /' "$LOGS/reconciler.stdout"
 
 echo "== checking every accepted intent against the provider"
 set +e
-"$RUNNER" chaos_check --api="$API_ADDR" --mock="$MOCK_ADDR" \
+run_child "$RUNNER" chaos_check --api="$API_ADDR" --mock="$MOCK_ADDR" \
   --intents="$LOGS/chaos_intents.json" --out="$RESULTS/chaos_results.json" \
   --worker_kills="$done_kills" --api_restarts="$api_restarts" \
   --log_file="$LOGS/scenario_runner.log"
 rc=$?
 set -e
 stop_all
+if [ "${#BAD_EXITS[@]}" -gt 0 ]; then
+  echo "FAIL: not a clean SIGTERM exit: ${BAD_EXITS[*]} (see $LOGS)"
+  [ "$rc" != 0 ] || rc=1
+fi
 [ "$settle_rc" = 0 ] || echo "note: chaos_settle timed out (see UNSETTLED above)"
 echo "seed $seed — replay with: Shared/run_all.sh --chaos --seed=$seed --count=$count --kills=$kills"
 echo "outputs: $RESULTS/chaos_results.json, events in $EVENTS, logs in $LOGS"

@@ -30,11 +30,14 @@ resolve_binaries() {  # build (0/1), bin_dir (may be empty), need reconciler (0/
 
 STARTED_PIDS=()
 STARTED_NAMES=()
+# "name exit N" for every process that did not exit 0 on SIGTERM (DESIGN
+# §10: servers drain and exit 0), filled by stop_all.
+BAD_EXITS=()
 
 # SIGTERM to everything still running, in reverse start order; SIGKILL after
 # a bounded wait. Safe to call twice.
 stop_all() {
-  local i pid
+  local i pid rc
   for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
     pid=${STARTED_PIDS[$i]}
     kill -TERM "$pid" 2>/dev/null || true
@@ -46,7 +49,9 @@ stop_all() {
       sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    [ "$rc" = 0 ] || BAD_EXITS+=("${STARTED_NAMES[$i]} exit $rc")
   done
   STARTED_PIDS=()
   STARTED_NAMES=()
@@ -61,6 +66,20 @@ on_signal() {
 install_traps() {
   trap stop_all EXIT
   trap on_signal INT TERM
+}
+
+# Runs a command to completion and returns its exit code, but in the
+# background with `wait`, so that a SIGTERM/SIGINT to this script is handled
+# at once (bash runs traps only after a foreground command ends) and the
+# command is stopped with everything else.
+run_child() {  # command...
+  "$@" &
+  local pid=$! rc=0
+  STARTED_PIDS+=("$pid")
+  STARTED_NAMES+=("$(basename "$1")")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  return "$rc"
 }
 
 # Forgets a pid that was killed on purpose (chaos).

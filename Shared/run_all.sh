@@ -92,13 +92,13 @@ COMMON=(--data="$DATA" --expected="$EXPECTED" --api="$API_ADDR"
   --log_file="$LOGS/scenario_runner.log")
 
 echo "== playing the cases: A = legacy client, B = service"
-"$RUNNER" play "${COMMON[@]}" --state="$LOGS/play_state.json"
+run_child "$RUNNER" play "${COMMON[@]}" --state="$LOGS/play_state.json"
 
 rm -f "$RESULTS/reconciler_report.json"
 if [ "$reconcile" = 1 ]; then
   echo "== reconciler --apply --once"
   set +e
-  "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
+  run_child "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
     --report="$RESULTS/reconciler_report.json" --once \
     --log_file="$LOGS/reconciler.log" >"$LOGS/reconciler.stdout" 2>"$LOGS/reconciler.stderr"
   rc=$?
@@ -112,11 +112,15 @@ fi
 
 echo "== checking end states"
 set +e
-"$RUNNER" check "${COMMON[@]}" --state="$LOGS/play_state.json" \
+run_child "$RUNNER" check "${COMMON[@]}" --state="$LOGS/play_state.json" \
   --reconciler_report="$RESULTS/reconciler_report.json" --logs_dir="$LOGS" \
   --out_dir="$RESULTS" --report="$REPORT"
 rc=$?
 set -e
 stop_all
+if [ "${#BAD_EXITS[@]}" -gt 0 ]; then
+  echo "FAIL: not a clean SIGTERM exit: ${BAD_EXITS[*]} (see $LOGS)"
+  [ "$rc" != 0 ] || rc=1
+fi
 echo "outputs: $RESULTS/{results_pre,results_post,aggregated_metrics}.json, $REPORT, logs in $LOGS"
 exit "$rc"

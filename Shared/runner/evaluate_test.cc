@@ -271,6 +271,18 @@ TEST(ReportTest, SummariesTablesAndVerdict) {
   }
   EXPECT_THAT(md, HasSubstr("| `happy` | 0 | 1 | 0 | 0 | 0 | 0 |"));
 
+  info.reconciler_report = nlohmann::json::parse(R"({"exit_code": 0,
+    "findings": [{"class": "orphan", "appointment_id": "x", "action":
+      "cancel_bookings", "outcome": "repaired", "detail": "cancelled b|1"}],
+    "summary": {"orphan": {"found": 1, "repaired": 1}, "stuck": {"found": 0}}})");
+  const std::string with_reconciler =
+      CompareReportMarkdown(data, {legacy}, {good}, ls, ss, info);
+  EXPECT_THAT(with_reconciler,
+              HasSubstr("| orphan | `x` | cancel_bookings | repaired | "
+                        "cancelled b\\|1 |"));
+  EXPECT_THAT(with_reconciler,
+              HasSubstr("By class: orphan 1 found / 1 repaired. Exit code 0."));
+
   OrderedJson agg = AggregatedMetricsJson(ls, ss, info);
   EXPECT_EQ(agg["difference"]["duplicate"], 1);
   EXPECT_EQ(agg["service"]["success_rate"], 1.0);

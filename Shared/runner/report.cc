@@ -100,6 +100,53 @@ OrderedJson SummaryJson(const PathSummary& s) {
   return j;
 }
 
+// The reconciler's findings as a table, and its per-class counts; the raw
+// report is in results/reconciler_report.json.
+void AppendReconciler(const nlohmann::json& report, std::string& md) {
+  if (report.is_null()) {
+    absl::StrAppend(&md, "No reconciler report was given.\n");
+    return;
+  }
+  absl::StrAppend(&md,
+                  "`reconciler --apply --once` ran after the service path "
+                  "(full report: `results/reconciler_report.json`).\n\n");
+  auto str = [](const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string()
+               ? j[key].get<std::string>()
+               : std::string();
+  };
+  if (report.contains("findings") && report["findings"].is_array() &&
+      !report["findings"].empty()) {
+    absl::StrAppend(&md,
+                    "| class | appointment | action | outcome | detail |\n"
+                    "|---|---|---|---|---|\n");
+    for (const nlohmann::json& f : report["findings"]) {
+      absl::StrAppend(&md, "| ", str(f, "class"), " | `",
+                      str(f, "appointment_id"), "` | ", str(f, "action"), " | ",
+                      str(f, "outcome"), " | ", Escape(str(f, "detail")),
+                      " |\n");
+    }
+  } else {
+    absl::StrAppend(&md, "No findings.\n");
+  }
+  if (report.contains("summary") && report["summary"].is_object()) {
+    std::vector<std::string> parts;
+    for (auto it = report["summary"].begin(); it != report["summary"].end();
+         ++it) {
+      const nlohmann::json& c = it.value();
+      if (c.is_object() && c.value("found", 0) > 0) {
+        parts.push_back(absl::StrCat(it.key(), " ", c.value("found", 0),
+                                     " found / ", c.value("repaired", 0),
+                                     " repaired"));
+      }
+    }
+    absl::StrAppend(&md, "\nBy class: ",
+                    parts.empty() ? std::string("nothing found")
+                                  : absl::StrJoin(parts, "; "),
+                    ". Exit code ", report.value("exit_code", -1), ".\n");
+  }
+}
+
 }  // namespace
 
 double Percentile(std::vector<double> samples, double p) {
@@ -359,15 +406,7 @@ std::string CompareReportMarkdown(const ScenarioData& data,
       "intended appointment that it never held two live bookings.\n");
 
   absl::StrAppend(&md, "\n## Reconciler\n\n");
-  if (info.reconciler_report.is_null()) {
-    absl::StrAppend(&md, "No reconciler report was given.\n");
-  } else {
-    absl::StrAppend(
-        &md,
-        "`reconciler --apply --once` ran after the service path; "
-        "its report (`results/reconciler_report.json`):\n\n```json\n",
-        info.reconciler_report.dump(2).substr(0, 4000), "\n```\n");
-  }
+  AppendReconciler(info.reconciler_report, md);
 
   absl::StrAppend(&md, "\n## Logs and PII\n\n");
   absl::StrAppend(
@@ -393,9 +432,11 @@ std::string CompareReportMarkdown(const ScenarioData& data,
   absl::StrAppend(
       &md,
       "1. **Shadow.** Send every legacy request also to the service's "
-      "CreateAppointment with a fresh request_id, with its outbox worker not "
-      "running (or, once it exists, in the no-send shadow mode of DESIGN §9): "
-      "intents are recorded and validated, nothing reaches the provider. "
+      "CreateAppointment with a fresh request_id, against a throw-away "
+      "database with no outbox worker running (or, once it exists, the "
+      "no-send shadow mode of DESIGN §9): intents are recorded and "
+      "validated, nothing reaches the provider. Never start a worker on that "
+      "database. "
       "Compare validation failures and p95 answer latency with the legacy "
       "path. Gate: no request the service refuses that the legacy client "
       "books; API p95 within budget.\n"
