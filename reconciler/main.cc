@@ -23,6 +23,7 @@
 #include "core/observability/metrics_http.h"
 #include "core/provider/grpc_provider_client.h"
 #include "core/store/sqlite_store.h"
+#include "outbox_worker/crash_points.h"
 #include "reconciler/reconciler.h"
 #include "reconciler/report.h"
 
@@ -157,9 +158,14 @@ int Main(bool daemon) {
     LogEvent(LogLevel::kInfo, "metrics_listening").Field("address", where);
   }
 
+  CrashPoints crash = CrashPoints::FromEnvironment();
+  if (!crash.armed().empty()) {
+    LogEvent(LogLevel::kWarn, "crash_point_armed")
+        .Field("point", crash.armed());
+  }
   GrpcProviderClient client(provider_addr);
   Reconciler reconciler(store->get(), &client, RealClock(), o,
-                        &DefaultRegistry());
+                        &DefaultRegistry(), &crash);
   if (!daemon) {
     RunSummary s = reconciler.RunOnce();
     std::fputs(FormatHumanSummary(s).c_str(), stdout);

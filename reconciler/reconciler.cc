@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "core/common/status_macros.h"
 #include "core/common/time_util.h"
@@ -215,6 +216,9 @@ class Reconciler::Run {
   // False (and counted as left alone) for a row changed within the grace
   // window or under a live lease.
   bool Touchable(const A& a, const std::optional<absl::Time>& lease);
+  void Hit(absl::string_view point) {
+    if (r_.crash_ != nullptr) r_.crash_->Hit(point);
+  }
   bool Leased(const std::optional<absl::Time>& lease) const {
     return lease.has_value() && *lease > r_.clock_->Now();
   }
@@ -702,7 +706,10 @@ void Reconciler::Run::Repair(Planned& p) {
       RepairTransition(p, A::FAILED, kReasonFieldMismatch,
                        {CommandType::kBook, CommandType::kConfirm},
                        "superseded: reconciler found a field mismatch");
-      if (p.finding.outcome == Outcome::kRepaired) CancelAll(p);
+      if (p.finding.outcome == Outcome::kRepaired) {
+        Hit(crash_points::kReconcilerMidRepair);
+        CancelAll(p);
+      }
       return;
     case DriftClass::kStuck:
       RequeueStuck(p);
@@ -712,7 +719,12 @@ void Reconciler::Run::Repair(Planned& p) {
 
 absl::Status Reconciler::Run::ProcessAll(std::vector<Planned>& planned) {
   for (Planned& p : planned) {
-    if (o_.apply) Repair(p);
+    if (o_.apply) {
+      Repair(p);
+      if (p.finding.outcome == Outcome::kRepaired) {
+        Hit(crash_points::kReconcilerAfterRepair);
+      }
+    }
     RETURN_IF_ERROR(Emit(p));
   }
   return FlushRecords();
@@ -814,11 +826,12 @@ void Reconciler::Run::Finish() {
 
 Reconciler::Reconciler(AppointmentStore* store, ProviderClient* provider,
                        Clock* clock, ReconcilerOptions options,
-                       MetricsRegistry* metrics)
+                       MetricsRegistry* metrics, CrashPoints* crash)
     : store_(store),
       provider_(provider),
       clock_(clock),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      crash_(crash) {
   if (metrics == nullptr) {
     own_metrics_ = std::make_unique<MetricsRegistry>();
     metrics = own_metrics_.get();

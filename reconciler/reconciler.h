@@ -35,10 +35,21 @@
 #include "core/observability/metrics.h"
 #include "core/provider/provider_client.h"
 #include "core/store/appointment_store.h"
+#include "outbox_worker/crash_points.h"
 #include "reconciler/drift.h"
 #include "reconciler/report.h"
 
 namespace booking::reconciler {
+
+// Crash points for kill -9 tests (DESIGN §3 "during a reconciler fix"; armed
+// by BOOKING_CRASH_POINT, see outbox_worker/crash_points.h).
+namespace crash_points {
+// A field-mismatch repair marked the row FAILED; the provider's booking is
+// not cancelled yet (the next run finds it as an orphan).
+inline constexpr char kReconcilerMidRepair[] = "reconciler_mid_repair";
+// A repair is done; its finding and the run's end are not recorded yet.
+inline constexpr char kReconcilerAfterRepair[] = "reconciler_after_repair";
+}  // namespace crash_points
 
 // failure_reason values the reconciler writes.
 inline constexpr char kReasonProviderLost[] = "provider_lost";
@@ -81,11 +92,12 @@ absl::Status ValidateReconcilerOptions(const ReconcilerOptions& options);
 
 class Reconciler {
  public:
-  // Nothing is owned; all must outlive the reconciler. `metrics` may be
-  // null. The store should be a connection of its own (its scratch set is
-  // per connection).
+  // Nothing is owned; all must outlive the reconciler. `metrics` and
+  // `crash` may be null. The store should be a connection of its own (its
+  // scratch set is per connection).
   Reconciler(AppointmentStore* store, ProviderClient* provider, Clock* clock,
-             ReconcilerOptions options, MetricsRegistry* metrics = nullptr);
+             ReconcilerOptions options, MetricsRegistry* metrics = nullptr,
+             CrashPoints* crash = nullptr);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -105,6 +117,7 @@ class Reconciler {
   const ReconcilerOptions options_;
   std::unique_ptr<MetricsRegistry> own_metrics_;
   std::unique_ptr<Metrics> metrics_;
+  CrashPoints* const crash_;
 };
 
 }  // namespace booking::reconciler

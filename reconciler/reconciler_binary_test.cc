@@ -60,10 +60,11 @@ struct Finished {
 
 // Runs the reconciler binary to its end.
 Finished RunReconciler(std::vector<std::string> args,
-                       const std::string& stderr_path) {
+                       const std::string& stderr_path,
+                       std::vector<std::string> env = {}) {
   args.insert(args.begin(), RunfilePath("reconciler/reconciler"));
   absl::StatusOr<Subprocess> proc =
-      Subprocess::Start(std::move(args), {}, stderr_path);
+      Subprocess::Start(std::move(args), std::move(env), stderr_path);
   EXPECT_OK(proc);
   Finished f;
   if (!proc.ok()) return f;
@@ -281,6 +282,80 @@ TEST_F(ReconcilerBinaryTest, DryRunThenApplyThenClean) {
   EXPECT_THAT(log,
               HasSubstr(R"("service":"reconciler","event":"drift_found")"));
   EXPECT_THAT(log, HasSubstr(R"("class":"orphan")"));
+}
+
+// DESIGN §3: a kill -9 during a reconciler fix. Each repair is one
+// transaction (or one idempotent provider cancel), and runs are
+// level-triggered: the next run finishes what the dead one left.
+TEST_F(ReconcilerBinaryTest, KilledAfterARepairTheNextRunFinishesTheRest) {
+  const absl::Time old = absl::Now() - absl::Hours(1);
+  testing::RowMaker rows(store_.get());
+  rows.Failed("a-failed", old, "provider_rejected", kProvider);
+  Inject("a-failed");  // orphan: repaired first (provider side)
+  const std::string lost = Book("a-lost", old);
+  rows.Confirmed("a-lost", lost, old, kProvider);
+  Drop(lost);  // provider_lost: repaired second (database side)
+
+  Finished killed =
+      RunReconciler(Args({"--once", "--apply"}), TmpPath("killed.err"),
+                    {"BOOKING_CRASH_POINT=reconciler_after_repair"});
+  EXPECT_EQ(killed.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(LiveBookings("a-failed"), 0);          // done before the kill
+  EXPECT_EQ(Get("a-lost").state(), A::CONFIRMED);  // not reached
+  absl::StatusOr<std::vector<ReconcileRun>> runs = store_->ListReconcileRuns(5);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_FALSE((*runs)[0].exit_code.has_value());  // the run died
+
+  Finished next =
+      RunReconciler(Args({"--once", "--apply"}), TmpPath("next.err"));
+  EXPECT_EQ(next.exit_code, 0) << next.out;
+  EXPECT_THAT(next.out, HasSubstr("1 finding(s)"));
+  EXPECT_THAT(next.out, ContainsRegex("provider_lost +1 +1 "));
+  EXPECT_EQ(Get("a-lost").state(), A::FAILED);
+  Finished clean =
+      RunReconciler(Args({"--once", "--apply"}), TmpPath("clean.err"));
+  EXPECT_EQ(clean.exit_code, 0) << clean.out;
+  EXPECT_THAT(clean.out, HasSubstr("0 finding(s)"));
+}
+
+TEST_F(ReconcilerBinaryTest, KilledMidRepairLeavesAnOrphanTheNextRunCancels) {
+  // The provider holds a2 in another room than the database says.
+  const absl::Time old = absl::Now() - absl::Hours(1);
+  ::provider::v1::BookRequest request;
+  request.set_idempotency_key("a-moved");
+  request.set_provider_id(kProvider);
+  *request.mutable_start_time() = ToProtoTimestamp(old + absl::Hours(48));
+  request.set_duration_minutes(30);
+  request.set_location("Room 9");
+  Booking booking;
+  ASSERT_TRUE(provider_->Book(Context().get(), request, &booking).ok());
+  testing::RowMaker rows(store_.get());
+  rows.Confirmed("a-moved", booking.booking_id(), old, kProvider);
+
+  Finished killed = RunReconciler(
+      Args({"--once", "--apply", "--repair_mismatch"}), TmpPath("killed.err"),
+      {"BOOKING_CRASH_POINT=reconciler_mid_repair"});
+  EXPECT_EQ(killed.exit_code, 128 + SIGKILL);
+  // Half-way: the row is FAILED, the provider still holds the booking.
+  EXPECT_EQ(Get("a-moved").state(), A::FAILED);
+  EXPECT_EQ(Get("a-moved").failure_reason(), "field_mismatch");
+  EXPECT_EQ(LiveBookings("a-moved"), 1);
+
+  // The row changed just now: within the default grace it is left alone.
+  Finished soon =
+      RunReconciler(Args({"--once", "--apply"}), TmpPath("soon.err"));
+  EXPECT_EQ(soon.exit_code, 0) << soon.out;
+  EXPECT_THAT(soon.out, HasSubstr("left alone: 1 in grace"));
+  // A run after the grace window (here: without one) finishes the repair.
+  Finished next = RunReconciler(Args({"--once", "--apply", "--grace=0s"}),
+                                TmpPath("next.err"));
+  EXPECT_EQ(next.exit_code, 0) << next.out;
+  EXPECT_THAT(next.out, ContainsRegex("orphan +1 +1 "));
+  EXPECT_EQ(LiveBookings("a-moved"), 0);
+  Finished clean =
+      RunReconciler(Args({"--once", "--apply"}), TmpPath("clean.err"));
+  EXPECT_EQ(clean.exit_code, 0) << clean.out;
 }
 
 TEST_F(ReconcilerBinaryTest, UsageErrorsExitTwo) {
