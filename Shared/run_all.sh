@@ -8,6 +8,7 @@
 #   Shared/run_all.sh                  # build, run, report (about a minute)
 #   Shared/run_all.sh --chaos [--seed=N] [--count=1000] [--kills=12]
 #   Shared/run_all.sh --no_build --bin_dir=DIR --out=DIR   # CI (tests/scenarios)
+# Also: --seed=N (mock/worker seeds, legacy keys), --no_reconciler (debug).
 set -euo pipefail
 
 SHARED="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,7 +35,7 @@ for arg in "$@"; do
     --bin_dir=*) bin_dir="${arg#*=}" ;;
     --out=*) out="${arg#*=}" ;;
     --seed=*) seed="${arg#*=}" ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
