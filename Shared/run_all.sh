@@ -35,7 +35,7 @@ for arg in "$@"; do
     --bin_dir=*) bin_dir="${arg#*=}" ;;
     --out=*) out="${arg#*=}" ;;
     --seed=*) seed="${arg#*=}" ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
