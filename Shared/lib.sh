@@ -14,6 +14,10 @@ resolve_binaries() {  # build (0/1), bin_dir (may be empty), need reconciler (0/
       echo "== building (bazel build --jobs=2)"
       (cd "$REPO" && bazel build --jobs=2 "${targets[@]}") ||
         { echo "build failed" >&2; exit 2; }
+      # Where this build put them (the bazel-bin symlink follows whichever
+      # bazel command ran last, maybe with another configuration).
+      bin_dir=$(cd "$REPO" && bazel info --jobs=2 bazel-bin 2>/dev/null) ||
+        bin_dir="$REPO/bazel-bin"
     fi
   fi
   MOCK="$bin_dir/mock_provider/mock_provider"
