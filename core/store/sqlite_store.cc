@@ -126,6 +126,18 @@ absl::StatusOr<OutboxCommand> ReadCommand(const Statement& s) {
   return c;
 }
 
+// Reads every row of `s`, selected with COMMAND_COLUMNS.
+absl::StatusOr<std::vector<OutboxCommand>> ReadCommands(Statement& s) {
+  std::vector<OutboxCommand> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(OutboxCommand c, ReadCommand(s));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 // skip_providers as a JSON array of strings for json_each(): a variable-length
 // list bound as one parameter instead of SQL built from values.
 std::string JsonStringArray(const std::vector<std::string>& values) {
@@ -178,6 +190,10 @@ std::string LostLeaseNote(const std::string& lease_owner,
                       " (token ", fencing_token,
                       ") expired before an outcome was recorded; the call may"
                       " have reached the provider");
+}
+
+bool IsLeaseLive(const OutboxCommand& c, absl::Time now) {
+  return c.status == CommandStatus::kLeased && c.lease_expiry > now;
 }
 
 // WAL: readers never block the writer; the mode is stored in the file.
@@ -250,6 +266,44 @@ absl::StatusOr<A> SqliteAppointmentStore::LoadAppointment(
   return ReadAppointment(s);
 }
 
+absl::StatusOr<A> SqliteAppointmentStore::LoadAppointmentAtVersion(
+    const std::string& id, int64_t expected_version) {
+  ASSIGN_OR_RETURN(A current, LoadAppointment(id));
+  if (current.version() != expected_version) {
+    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
+                                           expected_version, ", found ",
+                                           current.version()));
+  }
+  return current;
+}
+
+absl::StatusOr<A> SqliteAppointmentStore::LoadUnleasedAtVersion(
+    const std::string& id, int64_t expected_version, absl::Time now) {
+  ASSIGN_OR_RETURN(A current, LoadAppointmentAtVersion(id, expected_version));
+  RETURN_IF_ERROR(CheckNoLiveLease(current.id(), now));
+  return current;
+}
+
+absl::Status SqliteAppointmentStore::ApplyTransition(const A& current,
+                                                     const Transition& t) {
+  RETURN_IF_ERROR(ValidateTransition(current.state(), t.to));
+  AppointmentUpdate u;
+  u.now = t.now;
+  u.state = t.to;
+  u.provider_booking_id = t.provider_booking_id;
+  u.failure_reason = t.failure_reason;
+  RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
+  return InsertEvent(current.id(), current.state(), t.to, t.actor, t.request_id,
+                     t.now, t.detail);
+}
+
+absl::StatusOr<A> SqliteAppointmentStore::ReloadAndCommit(
+    Transaction& tx, const std::string& id) {
+  ASSIGN_OR_RETURN(A after, LoadAppointment(id));
+  RETURN_IF_ERROR(Commit(tx));
+  return after;
+}
+
 absl::Status SqliteAppointmentStore::CheckAppointmentExists(
     const std::string& id) {
   ASSIGN_OR_RETURN(Statement s,
@@ -279,14 +333,7 @@ SqliteAppointmentStore::LoadCommandsFor(const std::string& appointment_id) {
                                 " FROM outbox WHERE appointment_id = ?1"
                                 " ORDER BY id"));
   s.Bind(1, appointment_id);
-  std::vector<OutboxCommand> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(OutboxCommand c, ReadCommand(s));
-    out.push_back(std::move(c));
-  }
-  return out;
+  return ReadCommands(s);
 }
 
 absl::StatusOr<std::optional<SqliteAppointmentStore::KeyRow>>
@@ -300,6 +347,20 @@ SqliteAppointmentStore::LookupKey(const char* scope, const std::string& key) {
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<KeyRow>();
   return std::optional<KeyRow>(KeyRow{s.Text(0), s.Text(1)});
+}
+
+absl::StatusOr<std::optional<A>> SqliteAppointmentStore::LoadReplay(
+    const char* scope, const std::string& request_id,
+    const std::string& fingerprint) {
+  ASSIGN_OR_RETURN(std::optional<KeyRow> key, LookupKey(scope, request_id));
+  if (!key.has_value()) return std::optional<A>();
+  if (key->fingerprint != fingerprint) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("request_id '", request_id,
+                     "' was already used with different parameters"));
+  }
+  ASSIGN_OR_RETURN(A current, LoadAppointment(key->appointment_id));
+  return std::optional<A>(std::move(current));
 }
 
 absl::Status SqliteAppointmentStore::InsertKey(
@@ -408,6 +469,50 @@ absl::Status SqliteAppointmentStore::RetireCommand(int64_t id, absl::Time now,
   return s.Run();
 }
 
+absl::Status SqliteAppointmentStore::RetireQueuedCommands(
+    const std::vector<OutboxCommand>& commands,
+    absl::Span<const CommandType> types, absl::Time now,
+    bool expired_leases_too, const std::string& reason) {
+  for (const OutboxCommand& c : commands) {
+    if (std::find(types.begin(), types.end(), c.type) == types.end()) continue;
+    const bool queued =
+        c.status == CommandStatus::kPending || c.status == CommandStatus::kDead;
+    const bool expired = expired_leases_too &&
+                         c.status == CommandStatus::kLeased &&
+                         !IsLeaseLive(c, now);
+    if (queued || expired) RETURN_IF_ERROR(RetireCommand(c.id, now, reason));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteAppointmentStore::RequeueCommandNow(int64_t id,
+                                                       absl::Time now) {
+  ASSIGN_OR_RETURN(Statement s,
+                   db_->Prepare("UPDATE outbox SET status = 'PENDING',"
+                                " next_attempt_ms = ?1, lease_owner = '',"
+                                " lease_expiry_ms = 0, update_ms = ?1"
+                                " WHERE id = ?2"));
+  s.Bind(1, ToDbMillis(now)).Bind(2, id);
+  return s.Run();
+}
+
+absl::Status SqliteAppointmentStore::CountLostLeaseCall(
+    int64_t id, const std::string& lease_owner, int64_t fencing_token,
+    absl::Time now) {
+  // The SET expressions see the old row: attempts + 1 is the new count.
+  ASSIGN_OR_RETURN(
+      Statement s,
+      db_->Prepare("UPDATE outbox SET attempts = attempts + 1,"
+                   " last_error = ?1, error_history = json_insert("
+                   "error_history, '$[#]', json_object('time_ms', ?2,"
+                   " 'attempt', attempts + 1, 'error', ?1)),"
+                   " update_ms = ?2 WHERE id = ?3"));
+  s.Bind(1, LostLeaseNote(lease_owner, fencing_token))
+      .Bind(2, ToDbMillis(now))
+      .Bind(3, id);
+  return s.Run();
+}
+
 absl::StatusOr<int64_t> SqliteAppointmentStore::NextFencingToken() {
   ASSIGN_OR_RETURN(Statement s,
                    db_->Prepare("UPDATE counters SET value = value + 1"
@@ -436,16 +541,10 @@ absl::Status SqliteAppointmentStore::CheckLease(const OutboxCommand& cmd,
 
 absl::StatusOr<CreateResult> SqliteAppointmentStore::CreateOne(
     const CreateIntent& in) {
-  ASSIGN_OR_RETURN(std::optional<KeyRow> key,
-                   LookupKey(kScopeCreate, in.request_id));
-  if (key.has_value()) {
-    if (key->fingerprint != in.fingerprint) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("request_id '", in.request_id,
-                       "' was already used with different parameters"));
-    }
-    ASSIGN_OR_RETURN(A current, LoadAppointment(key->appointment_id));
-    return CreateResult{std::move(current), /*replayed=*/true};
+  ASSIGN_OR_RETURN(std::optional<A> replayed,
+                   LoadReplay(kScopeCreate, in.request_id, in.fingerprint));
+  if (replayed.has_value()) {
+    return CreateResult{*std::move(replayed), /*replayed=*/true};
   }
   const A& a = in.appointment;
   if (a.id().empty()) {
@@ -579,24 +678,10 @@ absl::StatusOr<A> SqliteAppointmentStore::TransitionAppointment(
     const Transition& t) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  ASSIGN_OR_RETURN(A current, LoadAppointment(t.appointment_id));
-  if (current.version() != t.expected_version) {
-    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
-                                           t.expected_version, ", found ",
-                                           current.version()));
-  }
-  RETURN_IF_ERROR(ValidateTransition(current.state(), t.to));
-  AppointmentUpdate u;
-  u.now = t.now;
-  u.state = t.to;
-  u.provider_booking_id = t.provider_booking_id;
-  u.failure_reason = t.failure_reason;
-  RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
-  RETURN_IF_ERROR(InsertEvent(current.id(), current.state(), t.to, t.actor,
-                              t.request_id, t.now, t.detail));
-  ASSIGN_OR_RETURN(A after, LoadAppointment(current.id()));
-  RETURN_IF_ERROR(Commit(tx));
-  return after;
+  ASSIGN_OR_RETURN(A current, LoadAppointmentAtVersion(t.appointment_id,
+                                                       t.expected_version));
+  RETURN_IF_ERROR(ApplyTransition(current, t));
+  return ReloadAndCommit(tx, current.id());
 }
 
 // ----------------------------------------------------------------- cancel --
@@ -605,16 +690,10 @@ absl::StatusOr<CancelResult> SqliteAppointmentStore::CancelAppointment(
     const CancelIntent& in) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  ASSIGN_OR_RETURN(std::optional<KeyRow> key,
-                   LookupKey(kScopeCancel, in.request_id));
-  if (key.has_value()) {
-    if (key->fingerprint != in.fingerprint) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("request_id '", in.request_id,
-                       "' was already used with different parameters"));
-    }
-    ASSIGN_OR_RETURN(A current, LoadAppointment(key->appointment_id));
-    return CancelResult{std::move(current), /*replayed=*/true};
+  ASSIGN_OR_RETURN(std::optional<A> replayed,
+                   LoadReplay(kScopeCancel, in.request_id, in.fingerprint));
+  if (replayed.has_value()) {
+    return CancelResult{*std::move(replayed), /*replayed=*/true};
   }
   ASSIGN_OR_RETURN(A current, LoadAppointment(in.appointment_id));
   switch (current.state()) {
@@ -653,14 +732,9 @@ absl::StatusOr<CancelResult> SqliteAppointmentStore::CancelAppointment(
   // Queued BOOK/CONFIRM work the cancel makes pointless is retired; a leased
   // one stays (its worker is calling the provider) and the CANCEL waits for
   // it through per-appointment ordering.
-  for (const OutboxCommand& c : commands) {
-    const bool queued =
-        c.status == CommandStatus::kPending || c.status == CommandStatus::kDead;
-    if (queued &&
-        (c.type == CommandType::kBook || c.type == CommandType::kConfirm)) {
-      RETURN_IF_ERROR(RetireCommand(c.id, in.now, kSuperseded));
-    }
-  }
+  RETURN_IF_ERROR(RetireQueuedCommands(
+      commands, {CommandType::kBook, CommandType::kConfirm}, in.now,
+      /*expired_leases_too=*/false, kSuperseded));
   const A::State to = maybe_sent ? A::CANCELLING : A::CANCELLED;
   RETURN_IF_ERROR(ValidateTransition(current.state(), to));
   std::string detail = "cancelled before any provider call";
@@ -680,8 +754,7 @@ absl::StatusOr<CancelResult> SqliteAppointmentStore::CancelAppointment(
                               in.request_id, in.now, detail));
   RETURN_IF_ERROR(InsertKey(kScopeCancel, in.request_id, in.fingerprint,
                             current.id(), in.now, in.key_expiry));
-  ASSIGN_OR_RETURN(A after, LoadAppointment(current.id()));
-  RETURN_IF_ERROR(Commit(tx));
+  ASSIGN_OR_RETURN(A after, ReloadAndCommit(tx, current.id()));
   return CancelResult{std::move(after), /*replayed=*/false};
 }
 
@@ -695,10 +768,12 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
   const std::string actor = WorkerActor(req.worker_id);
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  // A due row, and for an expired lease the note about the lost call.
+  // A due row, and for an expired lease who held it.
   struct Due {
     int64_t id;
-    std::string lost_lease_note;  // empty: a PENDING row
+    bool lost_lease;  // false: a PENDING row
+    std::string lease_owner;
+    int64_t fencing_token;
   };
   std::vector<Due> due;
   {
@@ -720,37 +795,28 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      Due d{s.Int(0), ""};
-      if (s.Text(1) == "LEASED") {
-        d.lost_lease_note = LostLeaseNote(s.Text(2), s.Int(3));
-      }
-      due.push_back(std::move(d));
+      due.push_back(Due{s.Int(0), s.Text(1) == "LEASED", s.Text(2), s.Int(3)});
     }
   }
   for (const Due& d : due) {
     const int64_t id = d.id;
-    const int lost = d.lost_lease_note.empty() ? 0 : 1;
+    const int lost = d.lost_lease ? 1 : 0;
+    if (d.lost_lease) {
+      RETURN_IF_ERROR(
+          CountLostLeaseCall(id, d.lease_owner, d.fencing_token, req.now));
+    }
     ASSIGN_OR_RETURN(int64_t token, NextFencingToken());
     {
-      // The SET expressions see the old row: attempts + ?6 is the new count.
       ASSIGN_OR_RETURN(
           Statement s,
-          db_->Prepare(
-              "UPDATE outbox SET status = 'LEASED', lease_owner = ?1,"
-              " lease_expiry_ms = ?2, fencing_token = ?3, update_ms = ?4,"
-              " attempts = attempts + ?6,"
-              " last_error = CASE WHEN ?6 = 0 THEN last_error ELSE ?7 END,"
-              " error_history = CASE WHEN ?6 = 0 THEN error_history"
-              " ELSE json_insert(error_history, '$[#]', json_object("
-              "'time_ms', ?4, 'attempt', attempts + ?6, 'error', ?7)) END"
-              " WHERE id = ?5"));
+          db_->Prepare("UPDATE outbox SET status = 'LEASED', lease_owner = ?1,"
+                       " lease_expiry_ms = ?2, fencing_token = ?3,"
+                       " update_ms = ?4 WHERE id = ?5"));
       s.Bind(1, req.worker_id)
           .Bind(2, ToDbMillis(req.now + req.lease))
           .Bind(3, token)
           .Bind(4, now_ms)
-          .Bind(5, id)
-          .Bind(6, static_cast<int64_t>(lost))
-          .Bind(7, d.lost_lease_note);
+          .Bind(5, id);
       RETURN_IF_ERROR(s.Run());
     }
     ClaimedCommand c;
@@ -861,9 +927,7 @@ absl::StatusOr<A> SqliteAppointmentStore::CompleteCommand(
                                   o.enqueue_at, o.enqueue_deadline, o.now)
                         .status());
   }
-  ASSIGN_OR_RETURN(A after, LoadAppointment(current.id()));
-  RETURN_IF_ERROR(Commit(tx));
-  return after;
+  return ReloadAndCommit(tx, current.id());
 }
 
 absl::Status SqliteAppointmentStore::ReleaseCommand(int64_t command_id,
@@ -879,15 +943,7 @@ absl::Status SqliteAppointmentStore::ReleaseCommand(int64_t command_id,
         RetireCommand(command_id, now, SupersededReason(current.state())));
     return Commit(tx);
   }
-  {
-    ASSIGN_OR_RETURN(Statement s,
-                     db_->Prepare("UPDATE outbox SET status = 'PENDING',"
-                                  " next_attempt_ms = ?1, lease_owner = '',"
-                                  " lease_expiry_ms = 0, update_ms = ?1"
-                                  " WHERE id = ?2"));
-    s.Bind(1, ToDbMillis(now)).Bind(2, command_id);
-    RETURN_IF_ERROR(s.Run());
-  }
+  RETURN_IF_ERROR(RequeueCommandNow(command_id, now));
   // The claim moved the appointment to IN_PROGRESS; nothing was sent under
   // this lease, so it is queued again.
   if (cmd.type == CommandType::kBook && current.state() == A::IN_PROGRESS) {
@@ -912,15 +968,7 @@ absl::Status SqliteAppointmentStore::RequeueDeadCommand(int64_t command_id,
         absl::StrCat("command ", command_id, " is ",
                      CommandStatusName(cmd.status), ", not DEAD"));
   }
-  // Attempts are kept: they are the evidence that the provider may have
-  // seen this command (see CancelAppointment).
-  ASSIGN_OR_RETURN(Statement s,
-                   db_->Prepare("UPDATE outbox SET status = 'PENDING',"
-                                " next_attempt_ms = ?1, lease_owner = '',"
-                                " lease_expiry_ms = 0, update_ms = ?1"
-                                " WHERE id = ?2"));
-  s.Bind(1, ToDbMillis(now)).Bind(2, command_id);
-  RETURN_IF_ERROR(s.Run());
+  RETURN_IF_ERROR(RequeueCommandNow(command_id, now));
   return Commit(tx);
 }
 
@@ -956,14 +1004,7 @@ SqliteAppointmentStore::ListCommandsByStatus(CommandStatus status,
   s.Bind(1, after_id)
       .Bind(2, CommandStatusName(status))
       .Bind(3, static_cast<int64_t>(limit));
-  std::vector<OutboxCommand> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(OutboxCommand c, ReadCommand(s));
-    out.push_back(std::move(c));
-  }
-  return out;
+  return ReadCommands(s);
 }
 
 absl::StatusOr<std::optional<absl::Time>>
@@ -1107,10 +1148,6 @@ ReconcileRun ReadRun(const Statement& s) {
   if (!s.IsNull(9)) r.exit_code = static_cast<int>(s.Int(9));
   r.error = s.Text(10);
   return r;
-}
-
-bool IsLeaseLive(const OutboxCommand& c, absl::Time now) {
-  return c.status == CommandStatus::kLeased && c.lease_expiry > now;
 }
 
 }  // namespace
@@ -1388,33 +1425,37 @@ SqliteAppointmentStore::LoadReconcileItems(
   return items;
 }
 
+absl::StatusOr<ReconcileItemPage> SqliteAppointmentStore::LoadReconcilePage(
+    int64_t run_id, Statement& keys_query, int page_size) {
+  std::vector<std::string> keys;
+  ReconcileItemPage page;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, keys_query.Step());
+    if (!row) break;
+    if (static_cast<int>(keys.size()) == page_size) {
+      page.next_after = keys.back();
+      break;
+    }
+    keys.push_back(keys_query.Text(0));
+  }
+  ASSIGN_OR_RETURN(page.items, LoadReconcileItems(run_id, keys));
+  return page;
+}
+
 absl::StatusOr<ReconcileItemPage> SqliteAppointmentStore::ListSeenKeys(
     int64_t run_id, const std::string& after, int limit) {
   const int page_size = std::clamp(limit, 1, 10000);
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureSeenTable());
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
-  std::vector<std::string> keys;
-  ReconcileItemPage page;
-  {
-    ASSIGN_OR_RETURN(
-        Statement s,
-        db_->Prepare("SELECT DISTINCT idempotency_key FROM temp.reconcile_seen"
-                     " WHERE run_id = ?1 AND idempotency_key > ?2"
-                     " ORDER BY idempotency_key LIMIT ?3"));
-    s.Bind(1, run_id).Bind(2, after).Bind(3,
-                                          static_cast<int64_t>(page_size) + 1);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      if (static_cast<int>(keys.size()) == page_size) {
-        page.next_after = keys.back();
-        break;
-      }
-      keys.push_back(s.Text(0));
-    }
-  }
-  ASSIGN_OR_RETURN(page.items, LoadReconcileItems(run_id, keys));
+  ASSIGN_OR_RETURN(
+      Statement s,
+      db_->Prepare("SELECT DISTINCT idempotency_key FROM temp.reconcile_seen"
+                   " WHERE run_id = ?1 AND idempotency_key > ?2"
+                   " ORDER BY idempotency_key LIMIT ?3"));
+  s.Bind(1, run_id).Bind(2, after).Bind(3, static_cast<int64_t>(page_size) + 1);
+  ASSIGN_OR_RETURN(ReconcileItemPage page,
+                   LoadReconcilePage(run_id, s, page_size));
   RETURN_IF_ERROR(tx.Commit());
   return page;
 }
@@ -1428,26 +1469,14 @@ SqliteAppointmentStore::ListAppointmentsForReconcile(int64_t run_id,
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureSeenTable());
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginRead(db_.get()));
-  std::vector<std::string> ids;
-  ReconcileItemPage page;
-  {
-    ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT id FROM appointments"
-                                               " WHERE state = ?1 AND id > ?2"
-                                               " ORDER BY id LIMIT ?3"));
-    s.Bind(1, StateName(state))
-        .Bind(2, after)
-        .Bind(3, static_cast<int64_t>(page_size) + 1);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      if (static_cast<int>(ids.size()) == page_size) {
-        page.next_after = ids.back();
-        break;
-      }
-      ids.push_back(s.Text(0));
-    }
-  }
-  ASSIGN_OR_RETURN(page.items, LoadReconcileItems(run_id, ids));
+  ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT id FROM appointments"
+                                             " WHERE state = ?1 AND id > ?2"
+                                             " ORDER BY id LIMIT ?3"));
+  s.Bind(1, StateName(state))
+      .Bind(2, after)
+      .Bind(3, static_cast<int64_t>(page_size) + 1);
+  ASSIGN_OR_RETURN(ReconcileItemPage page,
+                   LoadReconcilePage(run_id, s, page_size));
   RETURN_IF_ERROR(tx.Commit());
   return page;
 }
@@ -1457,53 +1486,26 @@ absl::StatusOr<A> SqliteAppointmentStore::ReconcileTransitionAppointment(
   const Transition& t = rt.transition;
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  ASSIGN_OR_RETURN(A current, LoadAppointment(t.appointment_id));
-  if (current.version() != t.expected_version) {
-    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
-                                           t.expected_version, ", found ",
-                                           current.version()));
-  }
-  RETURN_IF_ERROR(CheckNoLiveLease(current.id(), t.now));
-  RETURN_IF_ERROR(ValidateTransition(current.state(), t.to));
-  AppointmentUpdate u;
-  u.now = t.now;
-  u.state = t.to;
-  u.provider_booking_id = t.provider_booking_id;
-  u.failure_reason = t.failure_reason;
-  RETURN_IF_ERROR(UpdateAppointment(current.id(), u));
-  RETURN_IF_ERROR(InsertEvent(current.id(), current.state(), t.to, t.actor,
-                              t.request_id, t.now, t.detail));
+  ASSIGN_OR_RETURN(A current, LoadUnleasedAtVersion(t.appointment_id,
+                                                    t.expected_version, t.now));
+  RETURN_IF_ERROR(ApplyTransition(current, t));
   if (!rt.retire.empty()) {
     ASSIGN_OR_RETURN(std::vector<OutboxCommand> commands,
                      LoadCommandsFor(current.id()));
-    for (const OutboxCommand& c : commands) {
-      const bool unfinished = c.status == CommandStatus::kPending ||
-                              c.status == CommandStatus::kDead ||
-                              c.status == CommandStatus::kLeased;
-      const bool wanted = std::find(rt.retire.begin(), rt.retire.end(),
-                                    c.type) != rt.retire.end();
-      // A live lease was refused above; a LEASED row here has expired.
-      if (unfinished && wanted && !IsLeaseLive(c, t.now)) {
-        RETURN_IF_ERROR(RetireCommand(c.id, t.now, rt.retire_reason));
-      }
-    }
+    // A live lease was refused above; a LEASED row here has expired.
+    RETURN_IF_ERROR(RetireQueuedCommands(commands, rt.retire, t.now,
+                                         /*expired_leases_too=*/true,
+                                         rt.retire_reason));
   }
-  ASSIGN_OR_RETURN(A after, LoadAppointment(current.id()));
-  RETURN_IF_ERROR(Commit(tx));
-  return after;
+  return ReloadAndCommit(tx, current.id());
 }
 
 absl::StatusOr<StuckRequeueResult>
 SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db_.get()));
-  ASSIGN_OR_RETURN(A current, LoadAppointment(r.appointment_id));
-  if (current.version() != r.expected_version) {
-    return absl::AbortedError(absl::StrCat("version mismatch: expected ",
-                                           r.expected_version, ", found ",
-                                           current.version()));
-  }
-  RETURN_IF_ERROR(CheckNoLiveLease(current.id(), r.now));
+  ASSIGN_OR_RETURN(A current, LoadUnleasedAtVersion(r.appointment_id,
+                                                    r.expected_version, r.now));
   StuckRequeueResult result;
   switch (current.state()) {
     case A::PENDING:
@@ -1529,32 +1531,17 @@ SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
     }
   }
   // A LEASED one here has an expired lease (checked above): its call is
-  // counted and noted as in ClaimDueCommands.
+  // counted and noted as in ClaimDueCommands. Attempts are kept either way:
+  // they are the evidence that the provider may have seen the command (see
+  // CancelAppointment).
   int lost = 0;
   if (existing != nullptr) {
-    // Attempts are kept: they are the evidence that the provider may have
-    // seen the command (see CancelAppointment).
-    const std::string note =
-        existing->status == CommandStatus::kLeased
-            ? LostLeaseNote(existing->lease_owner, existing->fencing_token)
-            : "";
-    lost = note.empty() ? 0 : 1;
-    ASSIGN_OR_RETURN(
-        Statement s,
-        db_->Prepare(
-            "UPDATE outbox SET status = 'PENDING',"
-            " next_attempt_ms = ?1, lease_owner = '',"
-            " lease_expiry_ms = 0, update_ms = ?1, attempts = attempts + ?3,"
-            " last_error = CASE WHEN ?3 = 0 THEN last_error ELSE ?4 END,"
-            " error_history = CASE WHEN ?3 = 0 THEN error_history"
-            " ELSE json_insert(error_history, '$[#]', json_object("
-            "'time_ms', ?1, 'attempt', attempts + ?3, 'error', ?4)) END"
-            " WHERE id = ?2"));
-    s.Bind(1, ToDbMillis(r.now))
-        .Bind(2, existing->id)
-        .Bind(3, static_cast<int64_t>(lost))
-        .Bind(4, note);
-    RETURN_IF_ERROR(s.Run());
+    if (existing->status == CommandStatus::kLeased) {
+      lost = 1;
+      RETURN_IF_ERROR(CountLostLeaseCall(existing->id, existing->lease_owner,
+                                         existing->fencing_token, r.now));
+    }
+    RETURN_IF_ERROR(RequeueCommandNow(existing->id, r.now));
     result.command_id = existing->id;
     result.previous_status = existing->status;
   } else {
@@ -1580,8 +1567,7 @@ SqliteAppointmentStore::RequeueStuckAppointment(const StuckRequeue& r) {
   RETURN_IF_ERROR(InsertEvent(
       current.id(), current.state(), current.state(), r.actor, "", r.now,
       r.detail.empty() ? what : absl::StrCat(r.detail, ": ", what)));
-  ASSIGN_OR_RETURN(result.appointment, LoadAppointment(current.id()));
-  RETURN_IF_ERROR(Commit(tx));
+  ASSIGN_OR_RETURN(result.appointment, ReloadAndCommit(tx, current.id()));
   return result;
 }
 

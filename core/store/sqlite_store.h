@@ -142,6 +142,25 @@ class SqliteAppointmentStore final : public AppointmentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Appointment> LoadAppointment(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The compare-and-set read of the guarded writes: ABORTED unless the row
+  // is at `expected_version`.
+  absl::StatusOr<Appointment> LoadAppointmentAtVersion(const std::string& id,
+                                                       int64_t expected_version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for the reconciler's repairs, which must also find no live
+  // lease on any of the appointment's commands (ABORTED).
+  absl::StatusOr<Appointment> LoadUnleasedAtVersion(const std::string& id,
+                                                    int64_t expected_version,
+                                                    absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `current` -> t.to if the state machine allows it (else
+  // FAILED_PRECONDITION): the row update and its event.
+  absl::Status ApplyTransition(const Appointment& current, const Transition& t)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads the row as the write left it, then commits `tx`.
+  absl::StatusOr<Appointment> ReloadAndCommit(sqlite::Transaction& tx,
+                                              const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAppointmentExists(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<OutboxCommand> LoadCommand(int64_t id)
@@ -151,6 +170,12 @@ class SqliteAppointmentStore final : public AppointmentStore {
   absl::StatusOr<std::optional<KeyRow>> LookupKey(const char* scope,
                                                   const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The appointment a request id of `scope` already made (a replay), or
+  // nullopt for a new request; ALREADY_EXISTS if the key was used with
+  // another fingerprint.
+  absl::StatusOr<std::optional<Appointment>> LoadReplay(
+      const char* scope, const std::string& request_id,
+      const std::string& fingerprint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertKey(const char* scope, const std::string& key,
                          const std::string& fingerprint,
                          const std::string& appointment_id, absl::Time now,
@@ -183,6 +208,26 @@ class SqliteAppointmentStore final : public AppointmentStore {
   absl::Status RetireCommand(int64_t id, absl::Time now,
                              const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Retires each of `commands` whose type is in `types` and that is still
+  // queued: PENDING or DEAD, and with `expired_leases_too` also LEASED with
+  // a lease expired by `now`. A live lease is never retired: its worker is
+  // calling the provider.
+  absl::Status RetireQueuedCommands(const std::vector<OutboxCommand>& commands,
+                                    absl::Span<const CommandType> types,
+                                    absl::Time now, bool expired_leases_too,
+                                    const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PENDING and due at `now`, lease cleared; attempts are kept (they are the
+  // evidence that the provider may have seen the command).
+  absl::Status RequeueCommandNow(int64_t id, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A lease of `lease_owner` expired without an outcome: its call may have
+  // reached the provider, so it counts as an attempt, noted (tagged
+  // kLeaseExpiredTag) in last_error and the error history. The caller adds
+  // the attempt to the appointment.
+  absl::Status CountLostLeaseCall(int64_t id, const std::string& lease_owner,
+                                  int64_t fencing_token, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> NextFencingToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckLease(const OutboxCommand& cmd, int64_t fencing_token);
   // Reconciler helpers.
@@ -194,6 +239,12 @@ class SqliteAppointmentStore final : public AppointmentStore {
   // Appointment, lease and scratch bookings for each of `keys` (in order).
   absl::StatusOr<std::vector<ReconcileItem>> LoadReconcileItems(
       int64_t run_id, const std::vector<std::string>& keys)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Steps `keys_query` (its first column is the key; it selects at most
+  // page_size + 1 rows, the extra one only telling that another page
+  // follows) and loads the page's items.
+  absl::StatusOr<ReconcileItemPage> LoadReconcilePage(
+      int64_t run_id, sqlite::Statement& keys_query, int page_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
