@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/store/sqlite_schema.h"
 #include "core/store/sqlite_store.h"
+#include "core/store/store_test_fixture.h"
 #include "core/store/store_test_util.h"
 #include "core/testing/status_matchers.h"
 #include "core/testing/subprocess.h"
@@ -28,59 +29,16 @@ namespace booking {
 namespace {
 
 using ::booking::testing::FreshDbPath;
+using ::booking::testing::IsOkAndHolds;
 using ::booking::testing::MakeCreateIntent;
+using ::booking::testing::OpenSqliteStore;
+using ::booking::testing::RawDb;
 using ::booking::testing::StatusIs;
 using ::booking::testing::Subprocess;
 using ::booking::testing::TestNow;
 using ::testing::HasSubstr;
 
-// absl::StatusOr<T> that is OK and whose value matches `m`.
-MATCHER_P(IsOkAndHolds, m, "is OK and holds a value that matches") {
-  if (!arg.ok()) {
-    *result_listener << "status is " << arg.status();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(m, *arg, result_listener);
-}
-
 constexpr char kHelper[] = "core/store/sqlite_store_test_helper";
-
-// A raw connection, as a second writer or an operator would have.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  int Exec(const char* sql) {
-    return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
-  }
-  std::string Text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
-      return out;
-    }
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0)) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-  int64_t Int(const std::string& sql) { return std::stoll("0" + Text(sql)); }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
-absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> OpenStore(
-    const std::string& path, absl::Duration busy_timeout = absl::Seconds(5)) {
-  SqliteOptions opts;
-  opts.path = path;
-  opts.busy_timeout = busy_timeout;
-  return SqliteAppointmentStore::Open(opts);
-}
 
 TEST(SqliteStoreConcurrencyTest, EightThreadsOneRequestIdCreateOneAppointment) {
   // A fresh file: the threads also race to migrate it.
@@ -93,7 +51,7 @@ TEST(SqliteStoreConcurrencyTest, EightThreadsOneRequestIdCreateOneAppointment) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       go.WaitForNotification();
-      auto store = OpenStore(path);
+      auto store = OpenSqliteStore(path);
       if (!store.ok()) {
         results[i] = store.status();
         return;
@@ -169,12 +127,12 @@ TEST(SqliteStoreConcurrencyTest, ProcessesOnAFreshFileCreateOneAppointment) {
 
 TEST(SqliteStoreConcurrencyTest, BusyDatabaseIsUnavailableThenRecovers) {
   const std::string path = FreshDbPath("busy.db");
-  ASSERT_OK(OpenStore(path));  // create the schema
+  ASSERT_OK(OpenSqliteStore(path));  // create the schema
   RawDb holder(path);
   ASSERT_EQ(holder.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
 
   // Opening a current database needs no write lock.
-  auto store = OpenStore(path, absl::Milliseconds(100));
+  auto store = OpenSqliteStore(path, absl::Milliseconds(100));
   ASSERT_OK(store);
   SqliteAppointmentStore& s = **store;
   const auto locked =
@@ -205,7 +163,7 @@ TEST(SqliteStoreConcurrencyTest, BusyDatabaseIsUnavailableThenRecovers) {
 
 TEST(SqliteStoreConcurrencyTest, SigkillMidWriteLeavesNoHalfWrittenIntent) {
   const std::string path = FreshDbPath("crash.db");
-  ASSERT_OK(OpenStore(path));
+  ASSERT_OK(OpenSqliteStore(path));
   // Several rounds on one file: each writer dies at a different point.
   for (int round = 0; round < 3; ++round) {
     absl::StatusOr<Subprocess> writer =
@@ -220,7 +178,7 @@ TEST(SqliteStoreConcurrencyTest, SigkillMidWriteLeavesNoHalfWrittenIntent) {
   }
 
   // Recovery happens on open; then the file must be whole and consistent.
-  auto store = OpenStore(path);
+  auto store = OpenSqliteStore(path);
   ASSERT_OK(store);
   RawDb raw(path);
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");

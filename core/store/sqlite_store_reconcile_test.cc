@@ -13,6 +13,7 @@
 #include "core/domain/state_machine.h"
 #include "core/store/sqlite_schema.h"
 #include "core/store/sqlite_store.h"
+#include "core/store/store_test_fixture.h"
 #include "core/store/store_test_util.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -22,6 +23,7 @@ namespace booking {
 namespace {
 
 using ::booking::testing::MakeCreateIntent;
+using ::booking::testing::RawDb;
 using ::booking::testing::StatusIs;
 using ::booking::testing::TestNow;
 using ::testing::ElementsAre;
@@ -29,35 +31,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using A = Appointment;
-
-// A second, raw connection to the file, as an operator's sqlite3 shell.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  int Exec(const std::string& sql) {
-    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
-  }
-  std::string Text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
-      return out;
-    }
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0)) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-  int64_t Int(const std::string& sql) { return std::stoll("0" + Text(sql)); }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 SeenBooking Seen(const std::string& key, const std::string& booking_id,
                  const std::string& status = "CONFIRMED",
@@ -75,98 +48,8 @@ SeenBooking Seen(const std::string& key, const std::string& booking_id,
   return b;
 }
 
-class SqliteStoreReconcileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = testing::FreshDbPath(absl::StrCat(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        ".db"));
-    store_ = OpenStore();
-    ASSERT_NE(store_, nullptr);
-  }
-
-  std::unique_ptr<SqliteAppointmentStore> OpenStore(
-      absl::Duration busy_timeout = absl::Seconds(5)) {
-    SqliteOptions opts;
-    opts.path = path_;
-    opts.busy_timeout = busy_timeout;
-    absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> store =
-        SqliteAppointmentStore::Open(opts);
-    EXPECT_OK(store);
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  A Create(const std::string& id) {
-    absl::StatusOr<CreateResult> r =
-        store_->CreateAppointment(MakeCreateIntent(id, "req-" + id, now_));
-    EXPECT_OK(r);
-    return r.ok() ? r->appointment : A();
-  }
-
-  A Get(const std::string& id) {
-    absl::StatusOr<A> a = store_->GetAppointment(id);
-    EXPECT_OK(a);
-    return a.ok() ? *a : A();
-  }
-
-  // Claims the one due command (of a freshly created appointment).
-  ClaimedCommand ClaimOne(absl::Time now,
-                          absl::Duration lease = absl::Seconds(30)) {
-    ClaimRequest req;
-    req.worker_id = "w1";
-    req.now = now;
-    req.lease = lease;
-    req.max_rows = 1;
-    absl::StatusOr<std::vector<ClaimedCommand>> claimed =
-        store_->ClaimDueCommands(req);
-    EXPECT_OK(claimed);
-    EXPECT_THAT(*claimed, SizeIs(1));
-    return claimed.ok() && !claimed->empty() ? (*claimed)[0] : ClaimedCommand();
-  }
-
-  CommandOutcome Outcome(const ClaimedCommand& c) {
-    CommandOutcome o;
-    o.command_id = c.command.id;
-    o.fencing_token = c.command.fencing_token;
-    o.now = now_;
-    o.actor = "worker:w1";
-    return o;
-  }
-
-  A Confirmed(const std::string& id) {
-    Create(id);
-    CommandOutcome o = Outcome(ClaimOne(now_));
-    o.to_state = A::CONFIRMED;
-    o.provider_booking_id = "bk-" + id;
-    absl::StatusOr<A> a = store_->CompleteCommand(o);
-    EXPECT_OK(a);
-    return a.ok() ? *a : A();
-  }
-
-  // BOOK answered PENDING: AWAITING_CONFIRMATION with a CONFIRM queued.
-  A Awaiting(const std::string& id) {
-    Create(id);
-    CommandOutcome o = Outcome(ClaimOne(now_));
-    o.to_state = A::AWAITING_CONFIRMATION;
-    o.provider_booking_id = "bk-" + id;
-    o.enqueue = CommandType::kConfirm;
-    o.enqueue_at = now_ + absl::Minutes(1);
-    o.enqueue_deadline = now_ + absl::Minutes(10);
-    absl::StatusOr<A> a = store_->CompleteCommand(o);
-    EXPECT_OK(a);
-    return a.ok() ? *a : A();
-  }
-
-  std::vector<OutboxCommand> Commands(const std::string& id) {
-    absl::StatusOr<std::vector<OutboxCommand>> c = store_->ListCommandsFor(id);
-    EXPECT_OK(c);
-    return c.ok() ? *c : std::vector<OutboxCommand>();
-  }
-
-  const absl::Time now_ = TestNow();
-  std::string path_;
-  std::unique_ptr<SqliteAppointmentStore> store_;
-};
+// One store on a fresh file per test (store_test_fixture.h).
+class SqliteStoreReconcileTest : public testing::SqliteStoreFixture {};
 
 // --------------------------------------------------------------- schema --
 
@@ -395,7 +278,7 @@ TEST_F(SqliteStoreReconcileTest, AppointmentsInAStatePageByIdWithLeases) {
   Confirmed("a3");
   Create("a2");  // PENDING: BOOK due
   Create("a4");
-  ClaimOne(now_, absl::Minutes(2));  // a2's BOOK: IN_PROGRESS, leased
+  ClaimNext(now_, absl::Minutes(2));  // a2's BOOK: IN_PROGRESS, leased
   ASSERT_OK(store_->AddSeenBookings(5, {Seen("a3", "b3"), Seen("a9", "b9")}));
 
   absl::StatusOr<ReconcileItemPage> page =
@@ -465,7 +348,7 @@ TEST_F(SqliteStoreReconcileTest, ReconcileTransitionIsCompareAndSet) {
 TEST_F(SqliteStoreReconcileTest, ReconcileTransitionRefusesALiveLease) {
   const A a = Awaiting("a1");
   // A worker claims the CONFIRM poll.
-  ClaimedCommand poll = ClaimOne(now_ + absl::Minutes(1), absl::Seconds(30));
+  ClaimedCommand poll = ClaimNext(now_ + absl::Minutes(1), absl::Seconds(30));
   ASSERT_EQ(poll.command.type, CommandType::kConfirm);
   const A leased = Get("a1");
 
@@ -509,7 +392,7 @@ TEST_F(SqliteStoreReconcileTest, ReconcileTransitionStillFollowsTheTable) {
 
 TEST_F(SqliteStoreReconcileTest, RequeueMakesADeadBookDueNow) {
   Create("a1");
-  ClaimedCommand book = ClaimOne(now_);
+  ClaimedCommand book = ClaimNext(now_);
   CommandOutcome dead = Outcome(book);
   dead.disposition = CommandOutcome::Disposition::kDead;
   dead.error = "cannot process";
@@ -547,7 +430,7 @@ TEST_F(SqliteStoreReconcileTest, RequeueMakesADeadBookDueNow) {
   EXPECT_THAT(events->back().detail, HasSubstr("was DEAD"));
 
   // A worker can claim it at once.
-  ClaimedCommand again = ClaimOne(now_ + absl::Hours(1));
+  ClaimedCommand again = ClaimNext(now_ + absl::Hours(1));
   EXPECT_EQ(again.command.id, book.command.id);
 }
 
@@ -580,7 +463,7 @@ TEST_F(SqliteStoreReconcileTest, RequeueEnqueuesAMissingConfirm) {
 
 TEST_F(SqliteStoreReconcileTest, RequeueRefusesStaleLeasedOrSettledRows) {
   Create("a1");
-  ClaimOne(now_, absl::Minutes(5));  // IN_PROGRESS, leased for 5 min
+  ClaimNext(now_, absl::Minutes(5));  // IN_PROGRESS, leased for 5 min
   const A leased = Get("a1");
   StuckRequeue r;
   r.appointment_id = "a1";

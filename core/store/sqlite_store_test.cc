@@ -4,8 +4,6 @@
 
 #include "core/store/sqlite_store.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -19,6 +17,7 @@
 #include "core/common/time_util.h"
 #include "core/domain/state_machine.h"
 #include "core/store/sqlite_schema.h"
+#include "core/store/store_test_fixture.h"
 #include "core/store/store_test_util.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -28,8 +27,10 @@ namespace booking {
 namespace {
 
 using ::booking::testing::IsOk;
+using ::booking::testing::IsOkAndHolds;
 using ::booking::testing::MakeCancelIntent;
 using ::booking::testing::MakeCreateIntent;
+using ::booking::testing::RawDb;
 using ::booking::testing::StatusIs;
 using ::booking::testing::TestNow;
 using ::testing::ElementsAre;
@@ -38,140 +39,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using A = Appointment;
 
-// absl::StatusOr<T> that is OK and whose value matches `m`.
-MATCHER_P(IsOkAndHolds, m, "is OK and holds a value that matches") {
-  if (!arg.ok()) {
-    *result_listener << "status is " << arg.status();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(m, *arg, result_listener);
-}
-
-// Reads the file through a separate raw connection, as an operator would.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  // The first column of the first row, as text ("" if no row).
-  std::string Text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
-      return out;
-    }
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0)) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-  int64_t Int(const std::string& sql) { return std::stoll("0" + Text(sql)); }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
-class SqliteStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = testing::FreshDbPath(absl::StrCat(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        ".db"));
-    store_ = OpenStore();
-    ASSERT_NE(store_, nullptr);
-  }
-
-  std::unique_ptr<SqliteAppointmentStore> OpenStore() {
-    SqliteOptions opts;
-    opts.path = path_;
-    opts.clock = &clock_;
-    absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> store =
-        SqliteAppointmentStore::Open(opts);
-    EXPECT_OK(store);
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  A Create(const std::string& id, const std::string& request_id,
-           const std::string& provider = "prov-a",
-           const std::string& customer = "cust-1") {
-    absl::StatusOr<CreateResult> r = store_->CreateAppointment(
-        MakeCreateIntent(id, request_id, now_, provider, customer));
-    EXPECT_OK(r);
-    if (!r.ok()) return A();
-    EXPECT_FALSE(r->replayed);
-    return r->appointment;
-  }
-
-  A Get(const std::string& id) {
-    absl::StatusOr<A> a = store_->GetAppointment(id);
-    EXPECT_OK(a);
-    return a.ok() ? *a : A();
-  }
-
-  std::vector<ClaimedCommand> Claim(absl::Time now,
-                                    const std::string& worker = "w1",
-                                    std::vector<std::string> skip = {},
-                                    int max_rows = 32) {
-    ClaimRequest req;
-    req.worker_id = worker;
-    req.now = now;
-    req.lease = absl::Seconds(30);
-    req.max_rows = max_rows;
-    req.skip_providers = std::move(skip);
-    absl::StatusOr<std::vector<ClaimedCommand>> claimed =
-        store_->ClaimDueCommands(req);
-    EXPECT_OK(claimed);
-    return claimed.ok() ? *claimed : std::vector<ClaimedCommand>();
-  }
-
-  // Claims exactly one command and returns it.
-  ClaimedCommand ClaimOne(absl::Time now) {
-    std::vector<ClaimedCommand> claimed = Claim(now);
-    EXPECT_THAT(claimed, SizeIs(1));
-    return claimed.empty() ? ClaimedCommand() : claimed[0];
-  }
-
-  CommandOutcome Outcome(const ClaimedCommand& c, absl::Time now) {
-    CommandOutcome o;
-    o.command_id = c.command.id;
-    o.fencing_token = c.command.fencing_token;
-    o.now = now;
-    o.actor = "worker:w1";
-    return o;
-  }
-
-  std::vector<OutboxCommand> Commands(const std::string& id) {
-    absl::StatusOr<std::vector<OutboxCommand>> c = store_->ListCommandsFor(id);
-    EXPECT_OK(c);
-    return c.ok() ? *c : std::vector<OutboxCommand>();
-  }
-
-  std::vector<AppointmentEvent> Events(const std::string& id) {
-    absl::StatusOr<std::vector<AppointmentEvent>> e = store_->ListEvents(id);
-    EXPECT_OK(e);
-    return e.ok() ? *e : std::vector<AppointmentEvent>();
-  }
-
-  // Drives a fresh appointment to CONFIRMED through the worker path.
-  A Confirmed(const std::string& id) {
-    Create(id, "req-" + id);
-    ClaimedCommand book = ClaimOne(now_);
-    CommandOutcome o = Outcome(book, now_);
-    o.to_state = A::CONFIRMED;
-    o.provider_booking_id = "bk-" + id;
-    absl::StatusOr<A> a = store_->CompleteCommand(o);
-    EXPECT_OK(a);
-    return a.ok() ? *a : A();
-  }
-
-  SimulatedClock clock_{TestNow() + absl::Minutes(5)};
-  const absl::Time now_ = TestNow();
-  std::string path_;
-  std::unique_ptr<SqliteAppointmentStore> store_;
-};
+// One store on a fresh file per test (store_test_fixture.h).
+class SqliteStoreTest : public testing::SqliteStoreFixture {};
 
 // ---------------------------------------------------------------- open --
 
@@ -594,11 +463,8 @@ TEST_F(SqliteStoreTest, CancelPendingUnsentIsLocalAndBookIsNeverClaimed) {
 TEST_F(SqliteStoreTest, CancelPendingAfterAnAttemptQueuesCancel) {
   Create("appt-1", "req-1");
   ClaimedCommand book = ClaimOne(now_);
-  CommandOutcome o = Outcome(book, now_);
-  o.disposition = CommandOutcome::Disposition::kReschedule;
-  o.next_attempt_time = now_ + absl::Seconds(10);
-  o.error = "UNAVAILABLE: provider down";
-  o.to_state = A::PENDING;
+  CommandOutcome o = RetryOutcome(book, now_, now_ + absl::Seconds(10),
+                                  "UNAVAILABLE: provider down");
   ASSERT_OK(store_->CompleteCommand(o));
   ASSERT_EQ(Get("appt-1").state(), A::PENDING);
 
@@ -658,11 +524,9 @@ TEST_F(SqliteStoreTest, BookFailingAfterCancelIsRetiredNotRequeued) {
   ASSERT_OK(store_->CancelAppointment(MakeCancelIntent("appt-1", "c-1", now_)));
   // The in-flight BOOK fails retryably: re-queueing it would hold the CANCEL
   // back and call the provider again; the CANCEL by key covers it.
-  CommandOutcome o = Outcome(book, now_ + absl::Seconds(1));
-  o.disposition = CommandOutcome::Disposition::kReschedule;
-  o.next_attempt_time = now_ + absl::Seconds(60);
-  o.error = "DEADLINE_EXCEEDED: outcome unknown";
-  o.to_state = A::PENDING;
+  CommandOutcome o =
+      RetryOutcome(book, now_ + absl::Seconds(1), now_ + absl::Seconds(60),
+                   "DEADLINE_EXCEEDED: outcome unknown");
   absl::StatusOr<A> a = store_->CompleteCommand(o);
   ASSERT_OK(a);
   EXPECT_EQ(a->state(), A::CANCELLING);
@@ -825,11 +689,9 @@ TEST_F(SqliteStoreTest, ReclaimOfAnExpiredLeaseCountsTheLostCallWithANote) {
   // The IN_PROGRESS appointment still moves on: a retry puts it back to
   // PENDING, the next (normal) claim to IN_PROGRESS without counting, and
   // the answer to CONFIRMED.
-  CommandOutcome retry = Outcome(third, now_ + absl::Seconds(61));
-  retry.disposition = CommandOutcome::Disposition::kReschedule;
-  retry.next_attempt_time = now_ + absl::Seconds(62);
-  retry.error = "UNAVAILABLE: down";
-  retry.to_state = A::PENDING;
+  CommandOutcome retry =
+      RetryOutcome(third, now_ + absl::Seconds(61), now_ + absl::Seconds(62),
+                   "UNAVAILABLE: down");
   ASSERT_THAT(store_->CompleteCommand(retry),
               IsOkAndHolds(::testing::Property(&A::attempt_count, 3)));
   ClaimedCommand fourth = ClaimOne(now_ + absl::Seconds(62));
@@ -904,11 +766,9 @@ TEST_F(SqliteStoreTest, StaleFencingTokenIsRefusedAndChangesNothing) {
 TEST_F(SqliteStoreTest, RescheduleDeadRequeueKeepAttemptsAndErrorHistory) {
   Create("appt-1", "req-1");
   ClaimedCommand c1 = ClaimOne(now_);
-  CommandOutcome o = Outcome(c1, now_ + absl::Seconds(1));
-  o.disposition = CommandOutcome::Disposition::kReschedule;
-  o.next_attempt_time = now_ + absl::Seconds(20);
-  o.error = "UNAVAILABLE: first";
-  o.to_state = A::PENDING;
+  CommandOutcome o =
+      RetryOutcome(c1, now_ + absl::Seconds(1), now_ + absl::Seconds(20),
+                   "UNAVAILABLE: first");
   absl::StatusOr<A> a = store_->CompleteCommand(o);
   ASSERT_OK(a);
   EXPECT_EQ(a->state(), A::PENDING);
