@@ -30,15 +30,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/common/clock.h"
+#include "core/faults/crash_points.h"
 #include "core/observability/metrics.h"
 #include "core/provider/provider_client.h"
 #include "core/resilience/backoff.h"
 #include "core/resilience/circuit_breaker.h"
 #include "core/store/appointment_store.h"
-#include "outbox_worker/crash_points.h"
 #include "outbox_worker/decision.h"
 
 namespace booking {
+
+// The worker's crash points for kill -9 tests (armed by BOOKING_CRASH_POINT,
+// see core/faults/crash_points.h).
+namespace crash_points {
+// A claim committed and a provider call about to start (rows that finish
+// without a call are committed before it); that call not made yet.
+inline constexpr char kAfterClaim[] = "after_claim";
+// The provider answered; the outcome is not committed yet.
+inline constexpr char kAfterProviderAnswer[] = "after_provider_answer";
+// A compensating cancel was answered; FAILED is not committed yet.
+inline constexpr char kDuringCompensation[] = "during_compensation";
+}  // namespace crash_points
 
 struct WorkerOptions {
   std::string worker_id = "worker";

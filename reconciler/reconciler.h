@@ -32,17 +32,17 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/common/clock.h"
+#include "core/faults/crash_points.h"
 #include "core/observability/metrics.h"
 #include "core/provider/provider_client.h"
 #include "core/store/appointment_store.h"
-#include "outbox_worker/crash_points.h"
 #include "reconciler/drift.h"
 #include "reconciler/report.h"
 
 namespace booking::reconciler {
 
 // Crash points for kill -9 tests (DESIGN §3 "during a reconciler fix"; armed
-// by BOOKING_CRASH_POINT, see outbox_worker/crash_points.h).
+// by BOOKING_CRASH_POINT, see core/faults/crash_points.h).
 namespace crash_points {
 // A field-mismatch repair marked the row FAILED; the provider's booking is
 // not cancelled yet (the next run finds it as an orphan).

@@ -1,4 +1,4 @@
-#include "outbox_worker/crash_points.h"
+#include "core/faults/crash_points.h"
 
 #include <signal.h>
 

@@ -1,5 +1,5 @@
-#ifndef OUTBOX_WORKER_CRASH_POINTS_H_
-#define OUTBOX_WORKER_CRASH_POINTS_H_
+#ifndef CORE_FAULTS_CRASH_POINTS_H_
+#define CORE_FAULTS_CRASH_POINTS_H_
 
 // Named crash points for kill -9 tests (DESIGN §3, after FoundationDB's
 // BUGGIFY and leveldb's fault injection): when armed, the process sends
@@ -7,8 +7,11 @@
 // power cut would leave things (no destructors, no flush, leases held).
 //
 // Armed by environment variables (tests set them on the real binary):
-//   BOOKING_CRASH_POINT=after_claim|after_provider_answer|during_compensation
-//   BOOKING_CRASH_AFTER_N=k   die on the k-th hit (default 1)
+//   BOOKING_CRASH_POINT=<name>   e.g. after_claim, reconciler_after_repair
+//   BOOKING_CRASH_AFTER_N=k      die on the k-th hit (default 1)
+// Each binary names its own points beside the code that hits them
+// (outbox_worker/worker.h, reconciler/reconciler.h); one process arms at
+// most one point.
 
 #include <atomic>
 #include <string>
@@ -16,16 +19,6 @@
 #include "absl/strings/string_view.h"
 
 namespace booking {
-
-namespace crash_points {
-// A claim committed and a provider call about to start (rows that finish
-// without a call are committed before it); that call not made yet.
-inline constexpr char kAfterClaim[] = "after_claim";
-// The provider answered; the outcome is not committed yet.
-inline constexpr char kAfterProviderAnswer[] = "after_provider_answer";
-// A compensating cancel was answered; FAILED is not committed yet.
-inline constexpr char kDuringCompensation[] = "during_compensation";
-}  // namespace crash_points
 
 class CrashPoints {
  public:
@@ -54,4 +47,4 @@ class CrashPoints {
 
 }  // namespace booking
 
-#endif  // OUTBOX_WORKER_CRASH_POINTS_H_
+#endif  // CORE_FAULTS_CRASH_POINTS_H_
