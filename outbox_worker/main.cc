@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -26,6 +25,7 @@
 #include "core/observability/metrics.h"
 #include "core/observability/metrics_http.h"
 #include "core/provider/grpc_provider_client.h"
+#include "core/runtime/binary_setup.h"
 #include "core/store/sqlite_store.h"
 #include "outbox_worker/requeue.h"
 #include "outbox_worker/worker.h"
@@ -94,18 +94,10 @@ std::string DefaultWorkerId() {
 }
 
 int Main() {
-  absl::StatusOr<LogLevel> level =
-      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) {
-    std::fprintf(stderr, "outbox_worker: %s\n",
-                 level.status().ToString().c_str());
-    return 2;
-  }
-  LoggingOptions log_options;
-  log_options.service = "outbox_worker";
-  log_options.level = *level;
-  log_options.log_file = absl::GetFlag(FLAGS_log_file);
-  if (absl::Status s = InitLogging(log_options); !s.ok()) {
+  if (absl::Status s =
+          InitLoggingFromFlags("outbox_worker", absl::GetFlag(FLAGS_log_level),
+                               absl::GetFlag(FLAGS_log_file));
+      !s.ok()) {
     std::fprintf(stderr, "outbox_worker: %s\n", s.ToString().c_str());
     return 2;
   }
@@ -185,39 +177,24 @@ int Main() {
     }
   }
 
-  std::unique_ptr<MetricsHttpServer> metrics_server;
-  if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) {
-    auto started = MetricsHttpServer::Start(absl::GetFlag(FLAGS_metrics_host),
-                                            port, &DefaultRegistry());
-    if (!started.ok()) {
-      std::fprintf(stderr, "outbox_worker: metrics: %s\n",
-                   started.status().ToString().c_str());
-      return 2;
-    }
-    metrics_server = std::move(*started);
-    const std::string where = absl::StrCat(absl::GetFlag(FLAGS_metrics_host),
-                                           ":", metrics_server->port());
-    std::printf("metrics on %s\n", where.c_str());
-    std::fflush(stdout);
-    LogEvent(LogLevel::kInfo, "metrics_listening").Field("address", where);
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_server =
+      StartMetricsIfRequested(absl::GetFlag(FLAGS_metrics_host),
+                              absl::GetFlag(FLAGS_metrics_port),
+                              &DefaultRegistry());
+  if (!metrics_server.ok()) {
+    std::fprintf(stderr, "outbox_worker: %s\n",
+                 metrics_server.status().ToString().c_str());
+    return 2;
   }
 
   CrashPoints crash = CrashPoints::FromEnvironment();
-  if (!crash.armed().empty()) {
-    LogEvent(LogLevel::kWarn, "crash_point_armed")
-        .Field("point", crash.armed());
-  }
+  WarnIfCrashPointArmed(crash);
   GrpcProviderClient client(provider_addr);
   {
     Worker worker(store->get(), &client, RealClock(), o, &DefaultRegistry(),
                   &crash);
     // SIGTERM/SIGINT arrive only in this thread (blocked everywhere else).
-    std::thread signals([&worker] {
-      const int sig = WaitForShutdownSignal();
-      LogEvent(LogLevel::kInfo, "shutdown_signal").Field("signal", sig);
-      worker.Stop();
-    });
-    signals.detach();
+    OnShutdownSignal([&worker] { worker.Stop(); });
     LogEvent(LogLevel::kInfo, "worker started")
         .Field("worker_id", o.worker_id)
         .Field("provider_addr", provider_addr)
@@ -225,7 +202,7 @@ int Main() {
         .Field("max_in_flight", o.max_in_flight);
     worker.Run();
   }
-  if (metrics_server != nullptr) metrics_server->Stop();
+  if (*metrics_server != nullptr) (*metrics_server)->Stop();
   LogEvent(LogLevel::kInfo, "worker stopped").Field("worker_id", o.worker_id);
   return 0;
 }

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,6 +22,7 @@
 #include "core/observability/metrics.h"
 #include "core/observability/metrics_http.h"
 #include "core/provider/grpc_provider_client.h"
+#include "core/runtime/binary_setup.h"
 #include "core/store/sqlite_store.h"
 #include "reconciler/reconciler.h"
 #include "reconciler/report.h"
@@ -99,14 +99,10 @@ int PrintHistory(AppointmentStore* store, int n) {
 }
 
 int Main(bool daemon) {
-  absl::StatusOr<LogLevel> level =
-      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return Fail(level.status().ToString());
-  LoggingOptions log_options;
-  log_options.service = "reconciler";
-  log_options.level = *level;
-  log_options.log_file = absl::GetFlag(FLAGS_log_file);
-  if (absl::Status s = InitLogging(log_options); !s.ok()) {
+  if (absl::Status s =
+          InitLoggingFromFlags("reconciler", absl::GetFlag(FLAGS_log_level),
+                               absl::GetFlag(FLAGS_log_file));
+      !s.ok()) {
     return Fail(s.ToString());
   }
 
@@ -145,24 +141,14 @@ int Main(bool daemon) {
   }
   if (history > 0) return PrintHistory(store->get(), history);
 
-  std::unique_ptr<MetricsHttpServer> metrics_server;
-  if (const int port = absl::GetFlag(FLAGS_metrics_port); port >= 0) {
-    auto started = MetricsHttpServer::Start(absl::GetFlag(FLAGS_metrics_host),
-                                            port, &DefaultRegistry());
-    if (!started.ok()) return Fail(started.status().ToString());
-    metrics_server = std::move(*started);
-    const std::string where = absl::StrCat(absl::GetFlag(FLAGS_metrics_host),
-                                           ":", metrics_server->port());
-    std::printf("metrics on %s\n", where.c_str());
-    std::fflush(stdout);
-    LogEvent(LogLevel::kInfo, "metrics_listening").Field("address", where);
-  }
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_server =
+      StartMetricsIfRequested(absl::GetFlag(FLAGS_metrics_host),
+                              absl::GetFlag(FLAGS_metrics_port),
+                              &DefaultRegistry());
+  if (!metrics_server.ok()) return Fail(metrics_server.status().ToString());
 
   CrashPoints crash = CrashPoints::FromEnvironment();
-  if (!crash.armed().empty()) {
-    LogEvent(LogLevel::kWarn, "crash_point_armed")
-        .Field("point", crash.armed());
-  }
+  WarnIfCrashPointArmed(crash);
   GrpcProviderClient client(provider_addr);
   Reconciler reconciler(store->get(), &client, RealClock(), o,
                         &DefaultRegistry(), &crash);
@@ -176,12 +162,7 @@ int Main(bool daemon) {
   // SIGTERM/SIGINT arrive only in this thread (blocked everywhere else); a
   // run in progress finishes before the daemon exits.
   absl::Notification stop;
-  std::thread signals([&stop] {
-    const int sig = WaitForShutdownSignal();
-    LogEvent(LogLevel::kInfo, "shutdown_signal").Field("signal", sig);
-    stop.Notify();
-  });
-  signals.detach();
+  OnShutdownSignal([&stop] { stop.Notify(); });
   const absl::Duration interval = absl::GetFlag(FLAGS_interval);
   LogEvent(LogLevel::kInfo, "daemon_started")
       .Field("interval_ms", absl::ToInt64Milliseconds(interval))
@@ -191,7 +172,7 @@ int Main(bool daemon) {
     std::fputs(FormatHumanSummary(s).c_str(), stdout);
     std::fflush(stdout);
   } while (!stop.WaitForNotificationWithTimeout(interval));
-  if (metrics_server != nullptr) metrics_server->Stop();
+  if (*metrics_server != nullptr) (*metrics_server)->Stop();
   LogEvent(LogLevel::kInfo, "daemon_stopped");
   return 0;
 }
