@@ -50,6 +50,14 @@ ABSL_FLAG(bool, repair_mismatch, false,
           "provider's booking. Without it they are only reported.");
 ABSL_FLAG(std::string, provider_id, "",
           "Reconcile only this provider's bookings and rows (default all).");
+ABSL_FLAG(int, max_repairs, 100,
+          "With --apply, repair at most this many findings per run; the rest "
+          "are reported as skipped and the run exits 1 (0 = unlimited).");
+ABSL_FLAG(bool, allow_empty_provider, false,
+          "With --apply, accept a provider listing with no bookings although "
+          "the database has CONFIRMED rows older than --grace (otherwise the "
+          "run refuses with exit 2: all of them would be marked "
+          "provider_lost).");
 ABSL_FLAG(int, page_size, 500,
           "Provider bookings per ListBookings page and rows per database "
           "page (1..1000); memory grows with it, not with the data.");
@@ -126,6 +134,8 @@ int Main(bool daemon) {
   o.provider_deadline = absl::GetFlag(FLAGS_provider_deadline);
   o.requeue_deadline = absl::GetFlag(FLAGS_requeue_deadline);
   o.provider_id = absl::GetFlag(FLAGS_provider_id);
+  o.max_repairs = absl::GetFlag(FLAGS_max_repairs);
+  o.allow_empty_provider = absl::GetFlag(FLAGS_allow_empty_provider);
   o.report_path = absl::GetFlag(FLAGS_report);
   if (absl::Status s = ValidateReconcilerOptions(o); !s.ok()) {
     return Fail(s.ToString());

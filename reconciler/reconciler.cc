@@ -118,6 +118,10 @@ absl::Status ValidateReconcilerOptions(const ReconcilerOptions& o) {
   if (o.requeue_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--requeue_deadline must be positive");
   }
+  if (o.max_repairs < 0) {
+    return absl::InvalidArgumentError(
+        "--max_repairs must not be negative (0 = unlimited)");
+  }
   return absl::OkStatus();
 }
 
@@ -202,6 +206,13 @@ class Reconciler::Run {
   };
 
   absl::Status Ingest();
+  // FAILED_PRECONDITION for an apply run whose provider listing was empty
+  // while old CONFIRMED rows exist (see allow_empty_provider).
+  absl::Status CheckEmptyListing();
+  // True once max_repairs repairs were made (apply mode).
+  bool RepairBudgetSpent() const {
+    return o_.max_repairs > 0 && repairs_made_ >= o_.max_repairs;
+  }
   absl::Status ProviderSide();
   absl::Status DatabaseSide();
   void AnalyzeKey(const ReconcileItem& item, std::vector<Planned>* out);
@@ -245,10 +256,12 @@ class Reconciler::Run {
   absl::Time stuck_cutoff_;  // stuck if last changed at or before this
   std::unique_ptr<ReportWriter> report_;
   std::vector<ReconcileFindingRecord> records_;
+  int64_t repairs_made_ = 0;  // tried and not skipped, for max_repairs
 };
 
 RunSummary Reconciler::Run::Execute() {
   s_.apply = o_.apply;
+  s_.max_repairs = o_.max_repairs;
   s_.started = r_.clock_->Now();
   cutoff_ = s_.started - o_.grace;
   stuck_cutoff_ = s_.started - std::max(o_.grace, o_.stuck_after);
@@ -275,6 +288,7 @@ RunSummary Reconciler::Run::Execute() {
   if (!run_id.ok()) s_.error = run_id.status();
 
   if (s_.error.ok()) s_.error = Ingest();
+  if (s_.error.ok()) s_.error = CheckEmptyListing();
   // Only a complete listing may be compared with the database: a partial
   // one would make CONFIRMED rows look lost.
   if (s_.error.ok()) s_.error = ProviderSide();
@@ -313,6 +327,39 @@ absl::Status Reconciler::Run::Ingest() {
           absl::StrCat("the provider returned page token '", token, "' twice"));
     }
     token = page->next_page_token();
+  }
+}
+
+absl::Status Reconciler::Run::CheckEmptyListing() {
+  if (!o_.apply || o_.allow_empty_provider ||
+      s_.provider_bookings_scanned > 0) {
+    return absl::OkStatus();
+  }
+  // Pages like DatabaseSide (bounded memory) and stops at the first old
+  // CONFIRMED row of the scope: one is enough to refuse.
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(ReconcileItemPage page,
+                     r_.store_->ListAppointmentsForReconcile(
+                         s_.run_id, A::CONFIRMED, after, o_.page_size));
+    for (const ReconcileItem& item : page.items) {
+      if (!item.appointment.has_value()) continue;
+      const A& a = *item.appointment;
+      if (!o_.provider_id.empty() && a.provider_id() != o_.provider_id) {
+        continue;
+      }
+      if (UpdateTime(a) > cutoff_) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing to --apply: the provider listed no bookings",
+          o_.provider_id.empty() ? "" : absl::StrCat(" for ", o_.provider_id),
+          " while the database has CONFIRMED appointments older than --grace"
+          " (e.g. ",
+          a.id(), " at ", a.provider_id(),
+          "); every one would be marked provider_lost. Check the provider; "
+          "if it really has no bookings, rerun with --allow_empty_provider"));
+    }
+    if (!page.next_after.has_value()) return absl::OkStatus();
+    after = *page.next_after;
   }
 }
 
@@ -719,8 +766,16 @@ void Reconciler::Run::Repair(Planned& p) {
 
 absl::Status Reconciler::Run::ProcessAll(std::vector<Planned>& planned) {
   for (Planned& p : planned) {
-    if (o_.apply) {
+    if (o_.apply && RepairBudgetSpent()) {
+      p.finding.outcome = Outcome::kSkipped;
+      p.finding.detail = absl::StrCat(
+          "max_repairs (", o_.max_repairs,
+          ") reached; rerun with a higher --max_repairs after checking the "
+          "report");
+      ++s_.left_by_max_repairs;
+    } else if (o_.apply) {
       Repair(p);
+      if (p.finding.outcome != Outcome::kSkipped) ++repairs_made_;
       if (p.finding.outcome == Outcome::kRepaired) {
         Hit(crash_points::kReconcilerAfterRepair);
       }

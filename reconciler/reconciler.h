@@ -76,6 +76,17 @@ struct ReconcilerOptions {
   absl::Duration requeue_deadline = absl::Minutes(15);
   // Only this provider's bookings and rows; empty = every provider.
   std::string provider_id;
+  // Safety rail (apply mode): after this many repairs in one run the other
+  // findings are only reported ("skipped") and the run exits 1, so a wrong
+  // picture of the world (a provider answering with too little) cannot
+  // rewrite the whole table in one go. 0 = unlimited. Every repair tried
+  // that was not skipped counts, including one that failed part-way.
+  int max_repairs = 100;
+  // Safety rail (apply mode): a provider listing that is empty while the
+  // database holds CONFIRMED rows older than `grace` (for `provider_id`, or
+  // any provider) refuses the run (exit 2, nothing repaired): every one of
+  // them would be marked provider_lost. True accepts the empty listing.
+  bool allow_empty_provider = false;
   // JSON report file ("{run_id}" is replaced); empty = none.
   std::string report_path;
   // Actor of the audit events the repairs write.

@@ -503,6 +503,138 @@ TEST_F(ReconcilerTest, ProviderFilterJudgesOnlyThatProvidersRows) {
   ExpectDryRunFinds(DriftClass::kProviderLost, 1);
 }
 
+// -------------------------------------------------------- safety rails --
+
+constexpr char kCapDetail[] =
+    "max_repairs (2) reached; rerun with a higher --max_repairs after "
+    "checking the report";
+
+TEST_F(ReconcilerTest, MaxRepairsStopsRepairingAndLeavesTheRestReported) {
+  // Five CONFIRMED rows whose bookings the provider no longer lists, and a
+  // healthy one (the listing is not empty).
+  for (const char* id : {"a1", "a2", "a3", "a4", "a5"}) {
+    Rows().Confirmed(id, absl::StrCat("pb-gone-", id), t0_);
+  }
+  Rows().Confirmed("ok", provider_.InjectFor("ok", t0_), t0_);
+  clock_.Advance(absl::Minutes(10));
+  options_.max_repairs = 2;
+  options_.report_path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/capped-{run_id}.json");
+
+  // A dry-run is not capped: it plans all five.
+  ExpectDryRunFinds(DriftClass::kProviderLost, 5);
+
+  RunSummary s = Apply();
+  EXPECT_OK(s.error);
+  const ClassCounts& lost = s.counts(DriftClass::kProviderLost);
+  EXPECT_EQ(lost.found, 5);
+  EXPECT_EQ(lost.repaired, 2);
+  EXPECT_EQ(lost.skipped, 3);
+  EXPECT_EQ(s.left_by_max_repairs, 3);
+  EXPECT_EQ(s.exit_code, kExitDrift);
+  int failed_rows = 0;
+  for (const char* id : {"a1", "a2", "a3", "a4", "a5"}) {
+    if (Get(id).state() == A::FAILED) ++failed_rows;
+  }
+  EXPECT_EQ(failed_rows, 2);
+  EXPECT_EQ(Get("ok").state(), A::CONFIRMED);
+
+  // Each finding past the cap says why it was left, in the history...
+  absl::StatusOr<std::vector<ReconcileFindingRecord>> findings =
+      store_->ListReconcileFindings(s.run_id, 0, 10);
+  ASSERT_OK(findings);
+  ASSERT_THAT(*findings, SizeIs(5));
+  int capped = 0;
+  for (const ReconcileFindingRecord& f : *findings) {
+    if (f.outcome == "skipped") {
+      EXPECT_EQ(f.detail, kCapDetail);
+      ++capped;
+    } else {
+      EXPECT_EQ(f.outcome, "repaired");
+    }
+  }
+  EXPECT_EQ(capped, 3);
+  // ... in the report, and in the summary an operator reads.
+  std::ifstream in(s.report_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json report = nlohmann::json::parse(text.str());
+  EXPECT_EQ(report["max_repairs"]["limit"], 2);
+  EXPECT_EQ(report["max_repairs"]["left_unrepaired"], 3);
+  EXPECT_EQ(report["exit_code"], 1);
+  EXPECT_THAT(FormatHumanSummary(s),
+              HasSubstr("max_repairs (2) reached: 3 finding(s) left"));
+
+  // Later runs carry on where this one stopped.
+  RunSummary second = Apply();
+  EXPECT_EQ(second.counts(DriftClass::kProviderLost).repaired, 2);
+  EXPECT_EQ(second.exit_code, kExitDrift);
+  RunSummary third = Apply();
+  EXPECT_EQ(third.counts(DriftClass::kProviderLost).repaired, 1);
+  EXPECT_EQ(third.left_by_max_repairs, 0);
+  EXPECT_EQ(third.exit_code, kExitClean);
+  ExpectClean();
+}
+
+TEST_F(ReconcilerTest, MaxRepairsZeroIsUnlimited) {
+  for (const char* id : {"a1", "a2", "a3"}) {
+    Rows().Confirmed(id, absl::StrCat("pb-gone-", id), t0_);
+  }
+  Rows().Confirmed("ok", provider_.InjectFor("ok", t0_), t0_);
+  clock_.Advance(absl::Minutes(10));
+  options_.max_repairs = 0;
+  RunSummary s = ExpectApplyRepairs(DriftClass::kProviderLost, 3);
+  EXPECT_EQ(s.left_by_max_repairs, 0);
+}
+
+TEST_F(ReconcilerTest, EmptyProviderListingRefusesApplyUnlessAllowed) {
+  // The provider lists nothing at all (say, it lost its data or answers for
+  // the wrong tenant) while two CONFIRMED rows are past the grace window.
+  Rows().Confirmed("a1", "pb-1", t0_);
+  Rows().Confirmed("a2", "pb-2", t0_);
+  clock_.Advance(absl::Minutes(10));
+
+  // A dry-run still shows what --apply would do.
+  ExpectDryRunFinds(DriftClass::kProviderLost, 2);
+
+  const std::string before = Snapshot();
+  RunSummary refused = Apply();
+  EXPECT_EQ(refused.exit_code, kExitError);
+  EXPECT_THAT(refused.error, booking::testing::StatusIs(
+                                 absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("the provider listed no bookings")));
+  EXPECT_THAT(refused.error.message(), HasSubstr("--allow_empty_provider"));
+  EXPECT_EQ(refused.findings(), 0);
+  EXPECT_EQ(Snapshot(), before) << "a refused run changed something";
+  EXPECT_THAT(FormatHumanSummary(refused), HasSubstr("ERROR: "));
+  absl::StatusOr<std::vector<ReconcileRun>> runs = store_->ListReconcileRuns(1);
+  ASSERT_OK(runs);
+  ASSERT_THAT(*runs, SizeIs(1));
+  EXPECT_EQ((*runs)[0].exit_code, kExitError);
+  EXPECT_THAT((*runs)[0].error, HasSubstr("--allow_empty_provider"));
+
+  // The operator checked: the provider really has nothing.
+  options_.allow_empty_provider = true;
+  ExpectApplyRepairs(DriftClass::kProviderLost, 2);
+  EXPECT_EQ(Get("a1").state(), A::FAILED);
+  EXPECT_EQ(Get("a2").state(), A::FAILED);
+}
+
+TEST_F(ReconcilerTest, EmptyListingIsFineWithoutOldConfirmedRowsInScope) {
+  // Young CONFIRMED rows (within grace) and old ones at another provider
+  // than the run's scope: nothing an empty listing could wrongly fail.
+  Rows().Confirmed("b1", "pb-b1", t0_, "prov-b");
+  clock_.Advance(absl::Minutes(10));
+  Rows().Confirmed("a1", "pb-a1", clock_.Now());
+  options_.provider_id = "prov-a";
+  RunSummary s = Apply();
+  EXPECT_OK(s.error);
+  EXPECT_EQ(s.exit_code, kExitClean);
+  EXPECT_EQ(s.findings(), 0);
+  EXPECT_EQ(Get("a1").state(), A::CONFIRMED);
+  EXPECT_EQ(Get("b1").state(), A::CONFIRMED);
+}
+
 // ------------------------------------------------------------ recording --
 
 TEST_F(ReconcilerTest, RunsAndFindingsAreRecordedReportedAndCounted) {
@@ -596,6 +728,13 @@ TEST(ReconcilerOptionsTest, BadOptionsAreNamed) {
   EXPECT_THAT(ValidateReconcilerOptions(o),
               booking::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("--grace")));
+  o = ReconcilerOptions();
+  EXPECT_EQ(o.max_repairs, 100);
+  EXPECT_FALSE(o.allow_empty_provider);
+  o.max_repairs = -1;
+  EXPECT_THAT(ValidateReconcilerOptions(o),
+              booking::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("--max_repairs")));
 }
 
 }  // namespace

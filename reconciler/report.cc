@@ -84,6 +84,8 @@ nlohmann::ordered_json SummaryToJson(const RunSummary& s) {
   j["provider_bookings_scanned"] = s.provider_bookings_scanned;
   j["db_rows_scanned"] = s.db_rows_scanned;
   j["left_alone"] = {{"in_grace", s.left_in_grace}, {"leased", s.left_leased}};
+  j["max_repairs"] = {{"limit", s.max_repairs},
+                      {"left_unrepaired", s.left_by_max_repairs}};
   nlohmann::ordered_json summary = nlohmann::ordered_json::object();
   for (DriftClass c : AllDriftClasses()) {
     const ClassCounts& n = s.counts(c);
@@ -180,6 +182,13 @@ std::string FormatHumanSummary(const RunSummary& s) {
       absl::StrAppendFormat(&out, "  ... and %d more (see the report)\n",
                             s.findings() - s.examples.size());
     }
+  }
+  if (s.left_by_max_repairs > 0) {
+    absl::StrAppendFormat(&out,
+                          "max_repairs (%d) reached: %d finding(s) left "
+                          "unrepaired; check the report, then rerun with a "
+                          "higher --max_repairs.\n",
+                          s.max_repairs, s.left_by_max_repairs);
   }
   if (!s.apply && s.findings() > 0) {
     absl::StrAppend(&out,

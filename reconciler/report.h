@@ -10,6 +10,7 @@
 //    "provider_id", "booking_ids", "evidence", "action", "outcome",
 //    "detail"}, ...], "finished_at", "provider_bookings_scanned",
 //    "db_rows_scanned", "left_alone": {"in_grace", "leased"},
+//    "max_repairs": {"limit", "left_unrepaired"},
 //    "summary": {"<class>": {"found", "repaired", "planned", "skipped",
 //    "failed"}, ...}, "errors", "error", "exit_code"}
 
@@ -44,6 +45,10 @@ struct RunSummary {
   // a live lease. They are not drift (yet); a later run looks again.
   int64_t left_in_grace = 0;
   int64_t left_leased = 0;
+  // --max_repairs of the run (0 = unlimited) and the findings it left
+  // unrepaired (reported as "skipped").
+  int64_t max_repairs = 0;
+  int64_t left_by_max_repairs = 0;
   // Indexed like AllDriftClasses().
   std::array<ClassCounts, kDriftClassCount> by_class;
   // The first findings, for the human summary.
