@@ -324,13 +324,21 @@ phase_reconcile() {
   return $ok
 }
 
+# Other work on the machine moves every figure: note the load average as
+# each phase starts, and say so when the machine was not quiet.
+if awk -v n="$(nproc)" '{exit !($1 > n / 2)}' /proc/loadavg; then
+  echo "bench: WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on" \
+    "$(nproc) cores; figures will be low and noisy" >&2
+fi
 for phase in ceiling create e2e drain reconcile; do
   case ",$PHASES," in *",$phase,"*) ;; *) continue ;; esac
   CURRENT_PHASE=$phase
+  echo "$phase $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RUN_DIR/loadavg.txt"
   echo "bench: phase $phase" >&2
   "phase_$phase" || echo "bench: phase $phase had errors" >&2
   stop_phase
 done
+echo "end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RUN_DIR/loadavg.txt"
 
 # ----------------------------------------------------------------- report --
 
@@ -372,6 +380,16 @@ def rnd(v, d=1):
 
 
 out = {"machine": R.get("machine")}
+loads = {}
+try:
+    with open(os.path.join(run_dir, "loadavg.txt")) as f:
+        for line in f:
+            p = line.split()
+            loads[p[0]] = " ".join(p[1:])
+except OSError:
+    pass
+if out["machine"] is not None:
+    out["machine"]["loadavg_by_phase"] = loads
 ceiling = get("ceiling_ping_50", "qps")
 out["ceiling_qps"] = rnd(ceiling, 0)
 out["ceiling_p50_ms"] = get("ceiling_ping_50", "latency_ms", "p50")
@@ -445,7 +463,8 @@ targets = [
     (f"reconciler over {reconcile_rows} bookings < 10 s",
      out.get(f"reconcile_{k}k_s"), lambda v: v < 10, "s"),
     ("every intent final with one provider booking",
-     all((c or {}).get("ok") for c in out["correctness"].values()) or None,
+     (None if any(c is None for c in out["correctness"].values())
+      else all(c.get("ok") is True for c in out["correctness"].values())),
      lambda v: v is True, ""),
 ]
 out["targets"] = [{"target": t, "value": v,
@@ -462,6 +481,8 @@ m = out["machine"] or {}
 def fmt(v, unit=""):
     if v is None:
         return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         v = f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.0f}"
     elif isinstance(v, int):
@@ -494,7 +515,9 @@ lines = [
     f"{m.get('mem_total_mb', '?')} MB, kernel {m.get('kernel', '?')}; "
     f"{m.get('date_utc', '?')}, commit `{str(m.get('git_commit', '?'))[:12]}`"
     f"{' (dirty)' if m.get('git_dirty') else ''}, load average at start "
-    f"{m.get('loadavg_at_start', '?')}. Client and servers share the cores.",
+    f"{m.get('loadavg_at_start', '?')} (per phase: "
+    f"{', '.join(f'{k} {v.split()[0]}' for k, v in loads.items())}). "
+    "Client and servers share the cores.",
     "",
     f"Command: `bash scripts/bench.sh` (bazel -c opt; {m.get('warmup', '?')} "
     f"warm-up, {m.get('duration', '?')} measured per figure). "
