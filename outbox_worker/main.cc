@@ -93,41 +93,33 @@ std::string DefaultWorkerId() {
   return absl::StrCat(host[0] ? host : "worker", "-", getpid());
 }
 
+int Fail(const std::string &message) {
+  return StartupError("outbox_worker", message);
+}
+
 int Main() {
   if (absl::Status s =
           InitLoggingFromFlags("outbox_worker", absl::GetFlag(FLAGS_log_level),
                                absl::GetFlag(FLAGS_log_file));
       !s.ok()) {
-    std::fprintf(stderr, "outbox_worker: %s\n", s.ToString().c_str());
-    return 2;
+    return Fail(s.ToString());
   }
 
   const std::string db = absl::GetFlag(FLAGS_db);
   if (db.empty()) {
-    std::fprintf(stderr, "outbox_worker: --db is required\n");
-    return 2;
+    return Fail("--db is required");
   }
-  SqliteOptions store_options;
-  store_options.path = db;
-  store_options.busy_timeout = absl::GetFlag(FLAGS_busy_timeout);
-  auto store = SqliteAppointmentStore::Open(store_options);
-  if (!store.ok()) {
-    LogEvent(LogLevel::kError, "db_open_failed").Error(store.status());
-    std::fprintf(stderr, "outbox_worker: %s\n",
-                 store.status().ToString().c_str());
-    return 2;
-  }
+  auto store = OpenStoreFromFlags(db, absl::GetFlag(FLAGS_busy_timeout));
+  if (!store.ok()) return Fail(store.status().ToString());
 
   // Operator subcommand: requeue and exit.
   if (const std::string ids = absl::GetFlag(FLAGS_requeue_dead); !ids.empty()) {
     absl::StatusOr<std::vector<RequeuedCommand>> done =
         RequeueDead(store->get(), ids, RealClock()->Now());
     if (!done.ok()) {
-      std::fprintf(stderr, "outbox_worker: %s\n",
-                   done.status().ToString().c_str());
-      return 2;
+      return Fail(done.status().ToString());
     }
-    for (const RequeuedCommand& r : *done) {
+    for (const RequeuedCommand &r : *done) {
       std::printf("requeued command %lld (%s for appointment %s): %s\n",
                   static_cast<long long>(r.command_id), r.type.c_str(),
                   r.appointment_id.c_str(), r.last_error.c_str());
@@ -138,8 +130,7 @@ int Main() {
 
   const std::string provider_addr = absl::GetFlag(FLAGS_provider_addr);
   if (provider_addr.empty()) {
-    std::fprintf(stderr, "outbox_worker: --provider_addr is required\n");
-    return 2;
+    return Fail("--provider_addr is required");
   }
 
   WorkerOptions o;
@@ -172,8 +163,7 @@ int Main() {
   for (absl::Status s :
        {ValidateWorkerOptions(o), ValidateCircuitBreakerConfig(o.breaker)}) {
     if (!s.ok()) {
-      std::fprintf(stderr, "outbox_worker: %s\n", s.ToString().c_str());
-      return 2;
+      return Fail(s.ToString());
     }
   }
 
@@ -182,9 +172,7 @@ int Main() {
                               absl::GetFlag(FLAGS_metrics_port),
                               &DefaultRegistry());
   if (!metrics_server.ok()) {
-    std::fprintf(stderr, "outbox_worker: %s\n",
-                 metrics_server.status().ToString().c_str());
-    return 2;
+    return Fail(metrics_server.status().ToString());
   }
 
   CrashPoints crash = CrashPoints::FromEnvironment();
@@ -210,7 +198,7 @@ int Main() {
 }  // namespace
 }  // namespace booking
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   booking::BlockShutdownSignals();
   absl::SetProgramUsageMessage(
       "outbox_worker --db=PATH --provider_addr=HOST:PORT [--worker_id=NAME] "

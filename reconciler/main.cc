@@ -80,19 +80,16 @@ ABSL_FLAG(int, history, 0,
 namespace booking::reconciler {
 namespace {
 
-constexpr int kUsage = kExitError;
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "reconciler: %s\n", message.c_str());
-  return kUsage;
+int Fail(const std::string &message) {
+  return StartupError("reconciler", message);
 }
 
-int PrintHistory(AppointmentStore* store, int n) {
+int PrintHistory(AppointmentStore *store, int n) {
   absl::StatusOr<std::vector<ReconcileRun>> runs = store->ListReconcileRuns(n);
   if (!runs.ok()) return Fail(runs.status().ToString());
   std::printf("%-6s %-24s %-7s %5s %8s %8s %8s %6s %4s\n", "run", "started",
               "mode", "exit", "bookings", "rows", "findings", "fixed", "err");
-  for (const ReconcileRun& r : *runs) {
+  for (const ReconcileRun &r : *runs) {
     std::printf(
         "%-6lld %-24s %-7s %5s %8lld %8lld %8lld %6lld %4lld %s\n",
         static_cast<long long>(r.id), FormatUtc(r.started).c_str(),
@@ -141,14 +138,8 @@ int Main(bool daemon) {
     return Fail(s.ToString());
   }
 
-  SqliteOptions store_options;
-  store_options.path = db;
-  store_options.busy_timeout = absl::GetFlag(FLAGS_busy_timeout);
-  auto store = SqliteAppointmentStore::Open(store_options);
-  if (!store.ok()) {
-    LogEvent(LogLevel::kError, "db_open_failed").Error(store.status());
-    return Fail(store.status().ToString());
-  }
+  auto store = OpenStoreFromFlags(db, absl::GetFlag(FLAGS_busy_timeout));
+  if (!store.ok()) return Fail(store.status().ToString());
   if (history > 0) return PrintHistory(store->get(), history);
 
   absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_server =
@@ -190,7 +181,7 @@ int Main(bool daemon) {
 }  // namespace
 }  // namespace booking::reconciler
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   absl::SetProgramUsageMessage(
       "Finds and repairs drift between the provider and the database.\n"
       "  reconciler --db=PATH --provider_addr=HOST:PORT [--apply] "

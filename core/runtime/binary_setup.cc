@@ -10,6 +10,13 @@
 
 namespace booking {
 
+int StartupError(absl::string_view program, absl::string_view message) {
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()),
+               program.data(), static_cast<int>(message.size()),
+               message.data());
+  return 2;
+}
+
 absl::Status InitLoggingFromFlags(const std::string& service,
                                   const std::string& log_level,
                                   const std::string& log_file) {
@@ -36,6 +43,19 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> StartMetricsIfRequested(
   std::fflush(stdout);
   LogEvent(LogLevel::kInfo, "metrics_listening").Field("address", where);
   return started;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> OpenStoreFromFlags(
+    const std::string& db_path, absl::Duration busy_timeout) {
+  SqliteOptions options;
+  options.path = db_path;
+  options.busy_timeout = busy_timeout;
+  absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> store =
+      SqliteAppointmentStore::Open(options);
+  if (!store.ok()) {
+    LogEvent(LogLevel::kError, "db_open_failed").Error(store.status());
+  }
+  return store;
 }
 
 void WarnIfCrashPointArmed(const CrashPoints& crash) {

@@ -36,6 +36,28 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+TEST(StartupError, PrintsProgramAndMessageAndReturnsTwo) {
+  ::testing::internal::CaptureStderr();
+  const int code = StartupError("outbox_worker", "--db is required");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "outbox_worker: --db is required\n");
+  EXPECT_EQ(code, 2);
+}
+
+TEST(OpenStoreFromFlags, OpensTheFileOrLogsWhyNot) {
+  const std::string path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/binary_setup.db");
+  absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> store =
+      OpenStoreFromFlags(path, absl::Seconds(1));
+  ASSERT_OK(store);
+  EXPECT_OK((*store)->ChangeCounter());
+
+  ScopedLogCapture logs;
+  EXPECT_FALSE(
+      OpenStoreFromFlags("/nonexistent-dir/app.db", absl::Seconds(1)).ok());
+  EXPECT_THAT(logs.Text(), HasSubstr(R"("event":"db_open_failed")"));
+}
+
 TEST(InitLoggingFromFlags, WritesJsonLinesOfTheServiceToTheFile) {
   const std::string path =
       absl::StrCat(std::getenv("TEST_TMPDIR"), "/binary_setup.log");
