@@ -144,8 +144,10 @@ set -e
 sleep 2.5
 
 echo "== reconciler --apply --once"
+# --max_repairs=0: a chaos run makes drift on purpose, possibly more than the
+# operator default cap of 100 repairs per run; all of it must be repaired.
 set +e
-run_child "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s \
+run_child "$RECONCILER" --db="$DB" --provider_addr="$MOCK_ADDR" --apply --grace=0s --max_repairs=0 \
   --report="$RESULTS/chaos_reconciler_report.json" --once \
   --log_file="$LOGS/reconciler.log" >"$LOGS/reconciler.stdout" 2>"$LOGS/reconciler.stderr"
 rc=$?
