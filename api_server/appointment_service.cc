@@ -347,6 +347,26 @@ void AppointmentService::FinishUnary(grpc::ServerUnaryReactor* reactor,
   reactor->Finish(ToGrpcStatus(status));
 }
 
+template <typename WriteResult>
+void AppointmentService::FinishWrite(grpc::CallbackServerContext* context,
+                                     grpc::ServerUnaryReactor* reactor,
+                                     v1::Appointment* response, CallInfo& info,
+                                     absl::StatusOr<WriteResult> result) {
+  if (!result.ok()) {
+    FinishUnary(reactor, info, ForWriteCaller(result.status()));
+    return;
+  }
+  *response = std::move(result->appointment);
+  info.appointment_id = response->id();
+  info.provider_id = response->provider_id();
+  info.state = response->state();
+  if (result->replayed) {
+    info.replay = true;
+    context->AddTrailingMetadata("idempotent-replay", "true");
+  }
+  FinishUnary(reactor, info, absl::OkStatus());
+}
+
 AppointmentStore* AppointmentService::NextReader() {
   const size_t i = next_reader_.fetch_add(1, std::memory_order_relaxed);
   return deps_.readers[i % deps_.readers.size()];
@@ -440,18 +460,7 @@ grpc::ServerUnaryReactor* AppointmentService::CreateAppointment(
       std::move(intent), DeadlineOf(context),
       [this, context, reactor, response,
        info = std::move(info)](absl::StatusOr<CreateResult> result) mutable {
-        if (!result.ok()) {
-          FinishUnary(reactor, info, ForWriteCaller(result.status()));
-          return;
-        }
-        *response = std::move(result->appointment);
-        info.appointment_id = response->id();
-        info.state = response->state();
-        if (result->replayed) {
-          info.replay = true;
-          context->AddTrailingMetadata("idempotent-replay", "true");
-        }
-        FinishUnary(reactor, info, absl::OkStatus());
+        FinishWrite(context, reactor, response, info, std::move(result));
       });
   return reactor;
 }
@@ -483,18 +492,7 @@ grpc::ServerUnaryReactor* AppointmentService::CancelAppointment(
       std::move(intent), DeadlineOf(context),
       [this, context, reactor, response,
        info = std::move(info)](absl::StatusOr<CancelResult> result) mutable {
-        if (!result.ok()) {
-          FinishUnary(reactor, info, ForWriteCaller(result.status()));
-          return;
-        }
-        *response = std::move(result->appointment);
-        info.provider_id = response->provider_id();
-        info.state = response->state();
-        if (result->replayed) {
-          info.replay = true;
-          context->AddTrailingMetadata("idempotent-replay", "true");
-        }
-        FinishUnary(reactor, info, absl::OkStatus());
+        FinishWrite(context, reactor, response, info, std::move(result));
       });
   return reactor;
 }

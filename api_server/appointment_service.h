@@ -109,6 +109,13 @@ class AppointmentService final
                      const google::protobuf::Message& request, CallInfo* info);
   void FinishUnary(grpc::ServerUnaryReactor* reactor, const CallInfo& info,
                    const absl::Status& status);
+  // Answers a Create or Cancel once the writer has committed (or refused)
+  // it: the appointment, and `idempotent-replay: true` on a replay.
+  template <typename WriteResult>
+  void FinishWrite(grpc::CallbackServerContext* context,
+                   grpc::ServerUnaryReactor* reactor,
+                   appointments::v1::Appointment* response, CallInfo& info,
+                   absl::StatusOr<WriteResult> result);
   AppointmentStore* NextReader();
   absl::Time DeadlineOf(const grpc::CallbackServerContext* context) const;
 
