@@ -1,32 +1,26 @@
 #include "bench/load_driver.h"
 
 #include <algorithm>
+#include <string>
 #include <thread>
 #include <utility>
+
+#include "absl/status/status.h"
+#include "core/grpc/status_conversion.h"
 
 namespace booking::bench {
 
 const char* StatusCodeName(int code) {
-  static const char* const kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  return code >= 0 && code <= 16 ? kNames[code] : "INVALID_CODE";
+  // The names are absl's, which match gRPC's one for one.
+  static const std::string* const kNames = [] {
+    auto* names = new std::string[17];
+    for (int c = 0; c <= 16; ++c) {
+      names[c] = absl::StatusCodeToString(
+          FromGrpcCode(static_cast<grpc::StatusCode>(c)));
+    }
+    return names;
+  }();
+  return code >= 0 && code <= 16 ? kNames[code].c_str() : "INVALID_CODE";
 }
 
 LoadDriver::LoadDriver(Operation* op, DriverOptions options, Window* window)

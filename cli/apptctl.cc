@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/grpc/status_conversion.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/appointments/v1/appointment_service.grpc.pb.h"
@@ -135,25 +136,8 @@ std::string TrailingValue(const grpc::ClientContext& context,
 
 int ReportStatus(const grpc::Status& status,
                  const grpc::ClientContext& context) {
-  static const char* const kCodeNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int code = static_cast<int>(status.error_code());
-  const char* name = code >= 0 && code <= 16 ? kCodeNames[code] : "UNKNOWN";
+  const std::string name =
+      absl::StatusCodeToString(booking::FromGrpcCode(status.error_code()));
   std::cerr << "error: " << name << ": " << status.error_message();
   const std::string retry_after = TrailingValue(context, "retry-after-ms");
   if (!retry_after.empty())
