@@ -14,12 +14,21 @@ absl::Status DeadlinePassed() {
       "written");
 }
 
+// `done` called with `result` later, on the completion thread.
+template <typename Done, typename Result>
+absl::AnyInvocable<void() &&> AnswerWith(Done done, Result result) {
+  return [done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  };
+}
+
 }  // namespace
 
 GroupCommitWriter::GroupCommitWriter(AppointmentStore* store,
                                      GroupCommitWriterOptions options)
     : store_(store), options_(std::move(options)) {
   thread_ = std::thread([this] { Run(); });
+  completion_thread_ = std::thread([this] { RunCompletions(); });
 }
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
@@ -67,7 +76,14 @@ void GroupCommitWriter::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  std::call_once(join_once_, [this] { thread_.join(); });
+  std::call_once(join_once_, [this] {
+    thread_.join();
+    {
+      absl::MutexLock lock(&mu_);
+      writer_done_ = true;
+    }
+    completion_thread_.join();
+  });
 }
 
 int64_t GroupCommitWriter::queue_depth() const {
@@ -102,13 +118,37 @@ void GroupCommitWriter::Run() {
       }
     }
     const int64_t n = static_cast<int64_t>(items.size());
-    Process(items);
+    std::vector<Answer> answers;
+    answers.reserve(items.size());
+    Process(items, answers);
     absl::MutexLock lock(&mu_);
-    pending_ -= n;
+    // Tasks have no answer: they are done now.
+    pending_ -= n - static_cast<int64_t>(answers.size());
+    for (Answer& answer : answers) answers_.push_back(std::move(answer));
   }
 }
 
-void GroupCommitWriter::Process(std::deque<Item>& items) {
+void GroupCommitWriter::RunCompletions() {
+  while (true) {
+    std::vector<Answer> answers;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](GroupCommitWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+            return !w->answers_.empty() || w->writer_done_;
+          },
+          this));
+      if (answers_.empty()) return;  // the writer has finished, all answered
+      answers.swap(answers_);
+    }
+    for (Answer& answer : answers) std::move(answer)();
+    absl::MutexLock lock(&mu_);
+    pending_ -= static_cast<int64_t>(answers.size());
+  }
+}
+
+void GroupCommitWriter::Process(std::deque<Item>& items,
+                                std::vector<Answer>& answers) {
   // Consecutive creates share a transaction; a cancel or task in between
   // closes the batch, so the queue's order is kept.
   std::vector<CreateItem> batch;
@@ -117,21 +157,22 @@ void GroupCommitWriter::Process(std::deque<Item>& items) {
       batch.push_back(std::move(*create));
       continue;
     }
-    CommitCreates(batch);
+    CommitCreates(batch, answers);
     if (auto* cancel = std::get_if<CancelItem>(&item)) {
-      if (options_.clock->Now() >= cancel->deadline) {
-        cancel->done(DeadlinePassed());
-      } else {
-        cancel->done(store_->CancelAppointment(cancel->intent));
-      }
+      absl::StatusOr<CancelResult> result =
+          options_.clock->Now() >= cancel->deadline
+              ? absl::StatusOr<CancelResult>(DeadlinePassed())
+              : store_->CancelAppointment(cancel->intent);
+      answers.push_back(AnswerWith(std::move(cancel->done), std::move(result)));
     } else {
       std::get<TaskItem>(item).task(store_);
     }
   }
-  CommitCreates(batch);
+  CommitCreates(batch, answers);
 }
 
-void GroupCommitWriter::CommitCreates(std::vector<CreateItem>& batch) {
+void GroupCommitWriter::CommitCreates(std::vector<CreateItem>& batch,
+                                      std::vector<Answer>& answers) {
   if (batch.empty()) return;
   // Answer expired calls without writing anything for them.
   const absl::Time now = options_.clock->Now();
@@ -139,7 +180,9 @@ void GroupCommitWriter::CommitCreates(std::vector<CreateItem>& batch) {
   live.reserve(batch.size());
   for (CreateItem& item : batch) {
     if (now >= item.deadline) {
-      item.done(DeadlinePassed());
+      answers.push_back(
+          AnswerWith(std::move(item.done),
+                     absl::StatusOr<CreateResult>(DeadlinePassed())));
     } else {
       live.push_back(std::move(item));
     }
@@ -156,11 +199,11 @@ void GroupCommitWriter::CommitCreates(std::vector<CreateItem>& batch) {
     options_.on_create_batch(static_cast<int>(live.size()));
   }
   for (size_t i = 0; i < live.size(); ++i) {
-    if (i < results.size()) {
-      live[i].done(std::move(results[i]));
-    } else {
-      live[i].done(absl::InternalError("the store returned too few results"));
-    }
+    absl::StatusOr<CreateResult> result =
+        i < results.size()
+            ? std::move(results[i])
+            : absl::InternalError("the store returned too few results");
+    answers.push_back(AnswerWith(std::move(live[i].done), std::move(result)));
   }
 }
 

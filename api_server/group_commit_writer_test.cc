@@ -54,6 +54,13 @@ class FakeStore final : public booking::testing::UnimplementedStore {
     absl::MutexLock lock(&mu_);
     return committed_;
   }
+  void WaitCommitted(int n) const {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return committed_ >= n;
+    };
+    mu_.Await(absl::Condition(&enough));
+  }
 
   std::vector<absl::StatusOr<CreateResult>> CreateAppointments(
       absl::Span<const CreateIntent> intents) override {
@@ -157,6 +164,31 @@ TEST(GroupCommitWriterTest, RequestsWaitingDuringACommitShareTheNextOne) {
   results.WaitFor(21);
   EXPECT_THAT(store.log(), ElementsAre("create:1", "create:20"));
   for (const absl::Status& s : results.statuses()) EXPECT_OK(s);
+}
+
+TEST(GroupCommitWriterTest, ASlowAnswerDoesNotHoldUpTheNextCommit) {
+  FakeStore store;
+  GroupCommitWriter writer(&store);
+  absl::Notification first_answered;
+  absl::Notification release_first;
+  writer.SubmitCreate(Intent("slow"), absl::InfiniteFuture(),
+                      [&](absl::StatusOr<CreateResult> r) {
+                        EXPECT_OK(r);
+                        first_answered.Notify();
+                        release_first.WaitForNotification();
+                      });
+  first_answered.WaitForNotification();
+  // The first call's answer is still running; the next create is committed
+  // meanwhile, and answered only after the first answer returns (in order).
+  Results results;
+  writer.SubmitCreate(Intent("next"), absl::InfiniteFuture(),
+                      results.CreateCallback(&store));
+  store.WaitCommitted(2);
+  EXPECT_THAT(store.log(), ElementsAre("create:1", "create:1"));
+  EXPECT_THAT(results.statuses(), ::testing::IsEmpty());
+  release_first.Notify();
+  results.WaitFor(1);
+  EXPECT_OK(results.statuses()[0]);
 }
 
 TEST(GroupCommitWriterTest, BatchesAreCappedAtMaxBatch) {

@@ -166,8 +166,12 @@ int Main() {
   SqliteOptions sqlite;
   sqlite.path = db_path;
   sqlite.busy_timeout = absl::GetFlag(FLAGS_busy_timeout);
+  SqliteOptions writer_sqlite = sqlite;
+  // The writer's batches journal each intent's savepoint: in memory, not
+  // in a temp file (ADR 0006).
+  writer_sqlite.temp_store_in_memory = true;
   absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> write_store =
-      SqliteAppointmentStore::Open(sqlite);
+      SqliteAppointmentStore::Open(writer_sqlite);
   if (!write_store.ok()) {
     LogEvent(LogLevel::kError, "database_open_failed")
         .Field("db", db_path)

@@ -42,6 +42,10 @@ class UnimplementedStore : public AppointmentStore {
   absl::StatusOr<Appointment> CompleteCommand(const CommandOutcome&) override {
     return No();
   }
+  std::vector<absl::StatusOr<Appointment>> CompleteCommands(
+      absl::Span<const CommandOutcome> outcomes) override {
+    return std::vector<absl::StatusOr<Appointment>>(outcomes.size(), No());
+  }
   absl::Status ReleaseCommand(int64_t, int64_t) override { return No(); }
   absl::Status RequeueDeadCommand(int64_t, absl::Time) override { return No(); }
   absl::StatusOr<OutboxCommand> GetCommand(int64_t) override { return No(); }

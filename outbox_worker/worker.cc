@@ -359,6 +359,10 @@ int Worker::CommitAnswers() {
     answers.swap(answers_);
   }
   const int n = static_cast<int>(answers.size());
+  // Every answer that arrived while the previous batch was committing
+  // shares one transaction: one fsync for all (ADR 0006).
+  std::vector<const ClaimedCommand*> claimed;
+  std::vector<CommandOutcome> outcomes;
   for (Answer& a : answers) {
     bool ours;
     {
@@ -367,8 +371,25 @@ int Worker::CommitAnswers() {
     }
     // A call whose lease was released at shutdown: its row is someone
     // else's now.
-    if (ours) HandleAnswer(std::move(a));
+    if (!ours) continue;
+    outcomes.push_back(DecideAnswer(a));
+    outcomes.back().actor = actor_;
+    claimed.push_back(&a.call.claimed);
   }
+  if (outcomes.empty()) return n;
+  const std::vector<absl::StatusOr<A>> results =
+      store_->CompleteCommands(outcomes);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    AfterCommit(*claimed[i], outcomes[i], results[i]);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const ClaimedCommand* c : claimed) in_flight_.erase(c->command.id);
+  }
+  metrics_
+      ->GetGauge("outbox_in_flight", "Provider calls in flight",
+                 {{"worker", options_.worker_id}})
+      ->Set(in_flight());
   return n;
 }
 
@@ -381,7 +402,7 @@ absl::Duration Worker::BackoffDelayFor(const ClaimedCommand& claimed,
   return backoff_.Delay(claimed.command.attempts);
 }
 
-void Worker::HandleAnswer(Answer answer) {
+CommandOutcome Worker::DecideAnswer(const Answer& answer) {
   const ClaimedCommand& claimed = answer.call.claimed;
   const OutboxCommand& cmd = claimed.command;
   const absl::Time now = clock_->Now();
@@ -435,21 +456,18 @@ void Worker::HandleAnswer(Answer answer) {
                       {"command", CommandTypeName(cmd.type)}})
         ->Increment();
   }
-  Commit(claimed, std::move(outcome));
-  {
-    absl::MutexLock lock(&mu_);
-    in_flight_.erase(cmd.id);
-  }
-  metrics_
-      ->GetGauge("outbox_in_flight", "Provider calls in flight",
-                 {{"worker", options_.worker_id}})
-      ->Set(in_flight());
+  return outcome;
 }
 
 void Worker::Commit(const ClaimedCommand& claimed, CommandOutcome outcome) {
-  const OutboxCommand& cmd = claimed.command;
   outcome.actor = actor_;
-  absl::StatusOr<A> after = store_->CompleteCommand(outcome);
+  AfterCommit(claimed, outcome, store_->CompleteCommand(outcome));
+}
+
+void Worker::AfterCommit(const ClaimedCommand& claimed,
+                         const CommandOutcome& outcome,
+                         const absl::StatusOr<A>& after) {
+  const OutboxCommand& cmd = claimed.command;
   if (after.status().code() == absl::StatusCode::kAborted) {
     // Our lease expired and another worker owns the row now: its outcome
     // wins, ours is dropped (fencing).

@@ -121,9 +121,15 @@ class Worker {
   void Dispatch(ClaimedCommand claimed);
   void StartCall(const ClaimedCommand& claimed, const Plan& plan);
   void OnAnswer(InFlight call, ProviderResult result);
-  void HandleAnswer(Answer answer);
-  // CompleteCommand with logging/metrics; ABORTED (stale lease) is dropped.
+  // The outcome of one answer (feeds the breaker, metrics and the
+  // provider_call log line); committed by the caller.
+  CommandOutcome DecideAnswer(const Answer& answer);
+  // CompleteCommand, then AfterCommit.
   void Commit(const ClaimedCommand& claimed, CommandOutcome outcome);
+  // Logging and metrics for a commit's result; ABORTED (stale lease) is
+  // dropped.
+  void AfterCommit(const ClaimedCommand& claimed, const CommandOutcome& outcome,
+                   const absl::StatusOr<Appointment>& after);
   // Sleeps until `wake_at`, an answer, Stop(), or a change in the store.
   void WaitForWork(absl::Time wake_at);
   // When to look again if nothing more is claimable now.

@@ -22,6 +22,7 @@ namespace booking {
 namespace {
 
 using ::booking::testing::FreshDbPath;
+using ::booking::testing::IsOkAndHolds;
 using ::booking::testing::MakeCancelIntent;
 using ::booking::testing::MakeCreateIntent;
 using ::booking::testing::TestNow;
@@ -460,6 +461,44 @@ TEST_F(WorkerTest, OpenBreakerDefersRowsWithoutAttemptsAndSparesOthers) {
     EXPECT_EQ(fake_.live_bookings(absl::StrCat("a-", i)), 1);
   }
   EXPECT_EQ(breaker->state(), CircuitBreaker::State::kClosed);
+}
+
+TEST_F(WorkerTest, AnswersThatArriveTogetherShareOneCommit) {
+  MakeWorker();
+  fake_.HoldCalls(true);
+  for (int i = 0; i < 4; ++i) Create(absl::StrCat("apt-", i));
+  ASSERT_EQ(*worker_->Step(), 4);
+  // apt-0's lease runs out while its call hangs and w2 takes the row over:
+  // that one answer is stale, the other three still commit.
+  clock_.Advance(absl::Seconds(11));
+  ClaimRequest req;
+  req.worker_id = "w2";
+  req.now = clock_.Now();
+  req.lease = absl::Seconds(10);
+  req.max_rows = 1;
+  auto taken = store_->ClaimDueCommands(req);
+  ASSERT_OK(taken);
+  ASSERT_THAT(*taken, ::testing::SizeIs(1));
+  EXPECT_EQ((*taken)[0].command.appointment_id, "apt-0");
+  fake_.HoldCalls(false);
+  fake_.ReleaseHeld();
+
+  auto before = store_->ChangeCounter();
+  ASSERT_OK(before);
+  EXPECT_EQ(worker_->CommitAnswers(), 4);
+  EXPECT_THAT(store_->ChangeCounter(), IsOkAndHolds(*before + 1));
+  EXPECT_EQ(worker_->in_flight(), 0);
+  EXPECT_EQ(Get("apt-0").state(), A::IN_PROGRESS);
+  EXPECT_EQ(Commands("apt-0")[0].lease_owner, "w2");
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(Get(absl::StrCat("apt-", i)).state(), A::CONFIRMED);
+  }
+  EXPECT_EQ(metrics_.GetCounter("outbox_stale_outcomes_total", "")->Value(), 1);
+  EXPECT_EQ(
+      metrics_
+          .GetCounter("outbox_transitions_total", "", {{"to", "CONFIRMED"}})
+          ->Value(),
+      3);
 }
 
 TEST_F(WorkerTest, StaleWorkerCannotOverwriteTheNewerOutcome) {

@@ -371,6 +371,12 @@ class AppointmentStore {
   virtual absl::StatusOr<Appointment> CompleteCommand(
       const CommandOutcome& outcome) = 0;
 
+  // Group commit of outcomes: one transaction (one fsync) for all, but each
+  // result stands alone, as CompleteCommand's would (a stale token fails
+  // only its own outcome). A failure of the transaction itself fails all.
+  virtual std::vector<absl::StatusOr<Appointment>> CompleteCommands(
+      absl::Span<const CommandOutcome> outcomes) = 0;
+
   // Gives a leased command back (graceful shutdown): PENDING, due now, no
   // attempt counted. ABORTED if the token no longer matches.
   virtual absl::Status ReleaseCommand(int64_t command_id,

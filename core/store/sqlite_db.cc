@@ -1,8 +1,10 @@
 #include "core/store/sqlite_db.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace booking::sqlite {
 
@@ -122,9 +124,23 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path,
     return status;
   }
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(
-      raw, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
-  return std::unique_ptr<Db>(new Db(raw, busy_timeout));
+  auto db = std::unique_ptr<Db>(new Db(raw, busy_timeout));
+  // Not sqlite3_busy_timeout: its handler sleeps 1, 2, 5, 10, 15, 20, 25,
+  // 25, 25, 50, 50, 100 ms between tries, so a writer that finds the lock
+  // held for one fsync (~0.5 ms) often sleeps 10-25 ms; profiled between
+  // api_server and outbox_worker (ADR 0006).
+  sqlite3_busy_handler(raw, &Db::OnBusy, db.get());
+  return db;
+}
+
+int Db::OnBusy(void* arg, int tries) {
+  Db* db = static_cast<Db*>(arg);
+  const absl::Time now = absl::Now();
+  if (tries == 0) db->busy_since_ = now;
+  if (now - db->busy_since_ >= db->busy_timeout_) return 0;  // SQLITE_BUSY
+  // 50 us, growing to 1 ms: a commit holds the lock for about one fsync.
+  absl::SleepFor(absl::Microseconds(std::min(50 * (tries + 1), 1000)));
+  return 1;
 }
 
 Db::~Db() {
@@ -168,6 +184,8 @@ bool Db::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 int64_t Db::Changes() const { return sqlite3_changes64(db_); }
 
+int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
 // -------------------------------------------------------------- Transaction
 
 absl::StatusOr<Transaction> Transaction::BeginImmediate(Db* db) {
@@ -198,8 +216,12 @@ absl::Status Transaction::Commit() {
 
 // ---------------------------------------------------------------- Savepoint
 
+// SAVEPOINT and RELEASE run once per intent of a batch: cached statements,
+// where Exec would parse the SQL every time.
 absl::StatusOr<Savepoint> Savepoint::Begin(Db* db) {
-  absl::Status status = db->Exec("SAVEPOINT step");
+  absl::StatusOr<Statement> begin = db->Prepare("SAVEPOINT step");
+  if (!begin.ok()) return begin.status();
+  absl::Status status = begin->Run();
   if (!status.ok()) return status;
   return Savepoint(db);
 }
@@ -212,7 +234,8 @@ Savepoint::~Savepoint() {
 }
 
 absl::Status Savepoint::Release() {
-  absl::Status status = db_->Exec("RELEASE step");
+  absl::StatusOr<Statement> release = db_->Prepare("RELEASE step");
+  absl::Status status = release.ok() ? release->Run() : release.status();
   if (status.ok()) open_ = false;
   return status;
 }

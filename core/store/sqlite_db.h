@@ -93,6 +93,8 @@ class Db {
   bool InTransaction() const;
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const;
+  // rowid of the last successful INSERT on this connection.
+  int64_t LastInsertRowId() const;
   absl::Duration busy_timeout() const { return busy_timeout_; }
   sqlite3* raw() { return db_; }
 
@@ -103,9 +105,14 @@ class Db {
   };
   Db(sqlite3* db, absl::Duration busy_timeout)
       : db_(db), busy_timeout_(busy_timeout) {}
+  // sqlite3_busy_handler callback: waits in short steps until the lock is
+  // free or busy_timeout_ has passed since the first try.
+  static int OnBusy(void* db, int tries);
 
   sqlite3* db_;
   absl::Duration busy_timeout_;
+  // When the current wait for a lock began (OnBusy with tries == 0).
+  absl::Time busy_since_;
   // node_hash_map: Statement keeps a pointer to its slot's in_use flag.
   absl::node_hash_map<std::string, Cached> cache_;
 };

@@ -724,6 +724,33 @@ TEST_F(SqliteStoreTest, ClaimSkipsOpenBreakerProvidersAndHonoursLimitAndDue) {
   EXPECT_THAT(Claim(now_, "w1", {}, 5), SizeIs(1));
 }
 
+TEST_F(SqliteStoreTest, ClaimTakesDueRowsAndExpiredLeasesInDueTimeOrder) {
+  // The claim merges two scans (PENDING by next attempt, LEASED by lease
+  // expiry); the merged order and the limit must hold across both.
+  Create("appt-1", "req-1");
+  Create("appt-2", "req-2");
+  Create("appt-3", "req-3");
+  std::vector<ClaimedCommand> first = Claim(now_, "w1");
+  ASSERT_THAT(first, SizeIs(3));
+  // appt-1's lease expires at +30 s; appt-2 is retried at +35 s, appt-3 at
+  // +20 s.
+  ASSERT_OK(store_->CompleteCommand(RetryOutcome(
+      first[1], now_ + absl::Seconds(1), now_ + absl::Seconds(35), "e")));
+  ASSERT_OK(store_->CompleteCommand(RetryOutcome(
+      first[2], now_ + absl::Seconds(1), now_ + absl::Seconds(20), "e")));
+  auto ids = [](const std::vector<ClaimedCommand>& claimed) {
+    std::vector<std::string> out;
+    for (const ClaimedCommand& c : claimed) {
+      out.push_back(c.command.appointment_id);
+    }
+    return out;
+  };
+  EXPECT_THAT(ids(Claim(now_ + absl::Seconds(40), "w2", {}, 2)),
+              ElementsAre("appt-3", "appt-1"));
+  EXPECT_THAT(ids(Claim(now_ + absl::Seconds(40), "w2", {}, 2)),
+              ElementsAre("appt-2"));
+}
+
 // ------------------------------------------------------------ complete --
 
 TEST_F(SqliteStoreTest, StaleFencingTokenIsRefusedAndChangesNothing) {
@@ -761,6 +788,56 @@ TEST_F(SqliteStoreTest, StaleFencingTokenIsRefusedAndChangesNothing) {
   ASSERT_OK(store_->CompleteCommand(ok));
   EXPECT_THAT(store_->CompleteCommand(ok),
               StatusIs(absl::StatusCode::kAborted));
+}
+
+TEST_F(SqliteStoreTest, CompleteCommandsCommitsOnceAndEachResultStandsAlone) {
+  for (const char* id : {"appt-1", "appt-2", "appt-3", "appt-4"}) Create(id);
+  std::vector<ClaimedCommand> claimed = Claim(now_);
+  ASSERT_THAT(claimed, SizeIs(4));
+  // appt-3's outcome fails late, after its outbox row was already updated.
+  RawDb raw(path_);
+  raw.Text(
+      "CREATE TRIGGER poison BEFORE INSERT ON appointment_events"
+      " WHEN NEW.actor = 'poison'"
+      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  std::vector<CommandOutcome> outcomes;
+  for (const ClaimedCommand& c : claimed) {
+    CommandOutcome o = Outcome(c, now_ + absl::Seconds(1));
+    o.to_state = A::CONFIRMED;
+    o.provider_booking_id = "bk-" + c.command.appointment_id;
+    outcomes.push_back(o);
+  }
+  outcomes[1].fencing_token += 1000;  // appt-2: a stale lease
+  outcomes[2].actor = "poison";       // appt-3: fails mid-way
+
+  absl::StatusOr<int64_t> before = store_->ChangeCounter();
+  ASSERT_OK(before);
+  std::vector<absl::StatusOr<A>> results = store_->CompleteCommands(outcomes);
+  ASSERT_THAT(results, SizeIs(4));
+  // One transaction for the batch.
+  EXPECT_THAT(store_->ChangeCounter(), IsOkAndHolds(*before + 1));
+
+  ASSERT_OK(results[0]);
+  EXPECT_EQ(results[0]->state(), A::CONFIRMED);
+  EXPECT_EQ(results[0]->provider_booking_id(), "bk-appt-1");
+  EXPECT_THAT(results[1], StatusIs(absl::StatusCode::kAborted,
+                                   HasSubstr("stale fencing token")));
+  EXPECT_THAT(results[2], StatusIs(absl::StatusCode::kInternal,
+                                   HasSubstr("injected failure")));
+  ASSERT_OK(results[3]);
+  EXPECT_EQ(results[3]->state(), A::CONFIRMED);
+
+  // The failed outcomes left nothing behind: rows still leased, no event.
+  for (const char* id : {"appt-2", "appt-3"}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(Get(id).state(), A::IN_PROGRESS);
+    EXPECT_EQ(Get(id).provider_booking_id(), "");
+    EXPECT_EQ(Commands(id)[0].status, CommandStatus::kLeased);
+    EXPECT_THAT(Events(id), SizeIs(2));
+  }
+  EXPECT_EQ(Commands("appt-1")[0].status, CommandStatus::kDone);
+  EXPECT_EQ(Commands("appt-4")[0].status, CommandStatus::kDone);
+  EXPECT_THAT(store_->CompleteCommands({}), IsEmpty());
 }
 
 TEST_F(SqliteStoreTest, RescheduleDeadRequeueKeepAttemptsAndErrorHistory) {

@@ -2,9 +2,9 @@
 #define CORE_STORE_STORE_TEST_FIXTURE_H_
 
 // gtest pieces shared by the SqliteAppointmentStore suites: a raw second
-// connection, an IsOkAndHolds matcher, and a fixture with one store on a
-// fresh file per test plus the steps most tests start from (create, claim,
-// complete). Builders without gtest are in store_test_util.h.
+// connection and a fixture with one store on a fresh file per test plus the
+// steps most tests start from (create, claim, complete). Builders without gtest
+// are in store_test_util.h.
 
 #include <sqlite3.h>
 
@@ -19,19 +19,11 @@
 #include "core/store/appointment_store.h"
 #include "core/store/sqlite_store.h"
 #include "core/store/store_test_util.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace booking::testing {
-
-// absl::StatusOr<T> that is OK and whose value matches `m`.
-MATCHER_P(IsOkAndHolds, m, "is OK and holds a value that matches") {
-  if (!arg.ok()) {
-    *result_listener << "status is " << arg.status();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(m, *arg, result_listener);
-}
 
 // A raw connection to the file, as an operator's sqlite3 shell or a second
 // writer would have: it sees only what was committed.

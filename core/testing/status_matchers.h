@@ -40,6 +40,15 @@ MATCHER_P2(StatusIs, code, message_matcher,
              message_matcher, std::string(s.message()), result_listener);
 }
 
+// absl::StatusOr<T> that is OK and whose value matches `m`.
+MATCHER_P(IsOkAndHolds, m, "is OK and holds a value that matches") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(m, *arg, result_listener);
+}
+
 }  // namespace booking::testing
 
 #define ASSERT_OK(expr) ASSERT_THAT((expr), ::booking::testing::IsOk())
