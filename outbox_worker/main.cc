@@ -35,8 +35,8 @@ ABSL_FLAG(std::string, provider_addr, "",
           "HOST:PORT of the provider (required unless --requeue_dead).");
 ABSL_FLAG(std::string, worker_id, "",
           "Lease owner name; default HOSTNAME-PID.");
-ABSL_FLAG(int, max_in_flight, 64, "Provider calls in flight at most.");
-ABSL_FLAG(int, claim_batch, 32, "Rows claimed per transaction at most.");
+ABSL_FLAG(int, max_in_flight, 256, "Provider calls in flight at most.");
+ABSL_FLAG(int, claim_batch, 128, "Rows claimed per transaction at most.");
 ABSL_FLAG(int, metrics_port, -1,
           "Serve Prometheus /metrics on this port (0 picks one, printed as "
           "`metrics on HOST:PORT`); -1 disables.");
@@ -103,6 +103,10 @@ int Main() {
                                absl::GetFlag(FLAGS_log_file));
       !s.ok()) {
     return Fail(s.ToString());
+  }
+
+  if (absl::Status s = KeepFreedMemoryForReuse(); !s.ok()) {
+    LogEvent(LogLevel::kWarn, "malloc_tuning_refused").Error(s);
   }
 
   const std::string db = absl::GetFlag(FLAGS_db);

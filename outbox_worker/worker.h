@@ -55,9 +55,11 @@ inline constexpr char kDuringCompensation[] = "during_compensation";
 struct WorkerOptions {
   std::string worker_id = "worker";
   // Provider calls in flight at most (also bounds the leases held).
-  int max_in_flight = 64;
-  // Rows claimed per transaction at most.
-  int claim_batch = 32;
+  int max_in_flight = 256;
+  // Rows claimed per transaction at most. Larger claims and more calls in
+  // flight drain a backlog faster (ADR 0006: 64/32 ≈ 10.4k rows/s, 256/128
+  // ≈ 12.4k on 2 cores), but a claim holds the write lock while it runs.
+  int claim_batch = 128;
   // Lease per claim; must exceed attempt_timeout plus commit time, or a slow
   // call's row is claimed again while its first call is still running.
   absl::Duration lease = absl::Seconds(10);

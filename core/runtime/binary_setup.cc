@@ -1,5 +1,7 @@
 #include "core/runtime/binary_setup.h"
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <thread>
 #include <utility>
@@ -56,6 +58,18 @@ absl::StatusOr<std::unique_ptr<SqliteAppointmentStore>> OpenStoreFromFlags(
     LogEvent(LogLevel::kError, "db_open_failed").Error(store.status());
   }
   return store;
+}
+
+absl::Status KeepFreedMemoryForReuse() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer's allocator replaces glibc's and ignores mallopt.
+  return absl::OkStatus();
+#endif
+  if (mallopt(M_TRIM_THRESHOLD, 64 << 20) != 1 ||
+      mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1) {
+    return absl::InternalError("mallopt refused the trim/mmap thresholds");
+  }
+  return absl::OkStatus();
 }
 
 void WarnIfCrashPointArmed(const CrashPoints& crash) {

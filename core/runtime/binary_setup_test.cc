@@ -115,6 +115,10 @@ TEST(StartMetricsIfRequested, PortInUseSaysMetrics) {
   EXPECT_THAT(std::string(second.status().message()), StartsWith("metrics: "));
 }
 
+TEST(KeepFreedMemoryForReuse, GlibcTakesTheThresholds) {
+  EXPECT_OK(KeepFreedMemoryForReuse());
+}
+
 TEST(WarnIfCrashPointArmed, WarnsOnlyWhenArmed) {
   ScopedLogCapture logs;
   WarnIfCrashPointArmed(CrashPoints());

@@ -516,20 +516,22 @@ absl::Status SqliteAppointmentStore::CountLostLeaseCall(
   return s.Run();
 }
 
-absl::StatusOr<int64_t> SqliteAppointmentStore::NextFencingToken() {
+absl::StatusOr<int64_t> SqliteAppointmentStore::ReserveFencingTokens(
+    int64_t count) {
   {  // UPDATE then SELECT rather than RETURNING (see InsertCommand).
     ASSIGN_OR_RETURN(Statement bump,
-                     db_->Prepare("UPDATE counters SET value = value + 1"
+                     db_->Prepare("UPDATE counters SET value = value + ?1"
                                   " WHERE name = 'fencing_token'"));
+    bump.Bind(1, count);
     RETURN_IF_ERROR(bump.Run());
   }
   ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT value FROM counters"
                                              " WHERE name = 'fencing_token'"));
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::InternalError("fencing_token counter is missing");
-  const int64_t token = s.Int(0);
+  const int64_t last = s.Int(0);
   RETURN_IF_ERROR(s.Run());
-  return token;
+  return last - count + 1;
 }
 
 absl::Status SqliteAppointmentStore::CheckLease(const OutboxCommand& cmd,
@@ -816,6 +818,10 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
       due.push_back(Due{s.Int(0), s.Text(1) == "LEASED", s.Text(2), s.Int(3)});
     }
   }
+  if (due.empty()) return claimed;  // nothing written: tx rolls back
+  // One new token per row, reserved for the whole claim at once.
+  ASSIGN_OR_RETURN(int64_t next_token,
+                   ReserveFencingTokens(static_cast<int64_t>(due.size())));
   for (const Due& d : due) {
     const int64_t id = d.id;
     const int lost = d.lost_lease ? 1 : 0;
@@ -823,7 +829,7 @@ SqliteAppointmentStore::ClaimDueCommands(const ClaimRequest& req) {
       RETURN_IF_ERROR(
           CountLostLeaseCall(id, d.lease_owner, d.fencing_token, req.now));
     }
-    ASSIGN_OR_RETURN(int64_t token, NextFencingToken());
+    const int64_t token = next_token++;
     {
       ASSIGN_OR_RETURN(
           Statement s,

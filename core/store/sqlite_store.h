@@ -239,7 +239,10 @@ class SqliteAppointmentStore final : public AppointmentStore {
   // CompleteCommand's work inside the caller's transaction.
   absl::StatusOr<Appointment> CompleteOne(const CommandOutcome& o)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<int64_t> NextFencingToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `count` new fencing tokens; returns the first (the others follow
+  // it in order).
+  absl::StatusOr<int64_t> ReserveFencingTokens(int64_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckLease(const OutboxCommand& cmd, int64_t fencing_token);
   // Reconciler helpers.
   absl::Status EnsureSeenTable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
