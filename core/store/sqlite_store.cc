@@ -224,6 +224,40 @@ absl::Status EnableWal(sqlite::Db& db, const SqliteOptions& opts) {
   }
 }
 
+// Group commit: runs `one` for every item in ONE write transaction (one
+// fsync), each inside its own savepoint, so a failing item is undone
+// completely without touching the others and every result stands alone. If
+// SQLite rolls the whole transaction back by itself (disk full, I/O error:
+// the batch's earlier items are gone too) or `commit` fails, every result
+// carries that error.
+template <typename Result, typename Item, typename One, typename CommitFn>
+std::vector<absl::StatusOr<Result>> InOneTransaction(
+    sqlite::Db* db, absl::Span<const Item> items, One one, CommitFn commit) {
+  using Results = std::vector<absl::StatusOr<Result>>;
+  if (items.empty()) return {};
+  auto fail_all = [&items](const absl::Status& status) {
+    return Results(items.size(), status);
+  };
+  absl::StatusOr<Transaction> tx = Transaction::BeginImmediate(db);
+  if (!tx.ok()) return fail_all(tx.status());
+  Results results;
+  results.reserve(items.size());
+  for (const Item& item : items) {
+    absl::StatusOr<sqlite::Savepoint> savepoint = sqlite::Savepoint::Begin(db);
+    if (!savepoint.ok()) return fail_all(savepoint.status());
+    absl::StatusOr<Result> result = one(item);
+    if (!result.ok() && !db->InTransaction()) return fail_all(result.status());
+    if (result.ok()) {
+      absl::Status released = savepoint->Release();
+      if (!released.ok()) return fail_all(released);
+    }
+    results.push_back(std::move(result));
+  }
+  absl::Status committed = commit(*tx);
+  if (!committed.ok()) return fail_all(committed);
+  return results;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------- open --
@@ -559,9 +593,6 @@ absl::StatusOr<CreateResult> SqliteAppointmentStore::CreateOne(
   if (a.id().empty()) {
     return absl::InternalError("CreateIntent.appointment has no id");
   }
-  // A failure below undoes this intent only, not the batch's others.
-  ASSIGN_OR_RETURN(sqlite::Savepoint savepoint,
-                   sqlite::Savepoint::Begin(db_.get()));
   {
     ASSIGN_OR_RETURN(
         Statement s,
@@ -590,7 +621,6 @@ absl::StatusOr<CreateResult> SqliteAppointmentStore::CreateOne(
                               in.actor, in.request_id, in.now, "created"));
   RETURN_IF_ERROR(InsertKey(kScopeCreate, in.request_id, in.fingerprint, a.id(),
                             in.now, in.key_expiry));
-  RETURN_IF_ERROR(savepoint.Release());
   ASSIGN_OR_RETURN(A stored, LoadAppointment(a.id()));
   return CreateResult{std::move(stored), /*replayed=*/false};
 }
@@ -603,26 +633,13 @@ absl::StatusOr<CreateResult> SqliteAppointmentStore::CreateAppointment(
 std::vector<absl::StatusOr<CreateResult>>
 SqliteAppointmentStore::CreateAppointments(
     absl::Span<const CreateIntent> intents) {
-  using Results = std::vector<absl::StatusOr<CreateResult>>;
-  if (intents.empty()) return {};
-  auto fail_all = [&intents](const absl::Status& status) {
-    return Results(intents.size(), status);
-  };
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Transaction> tx = Transaction::BeginImmediate(db_.get());
-  if (!tx.ok()) return fail_all(tx.status());
-  Results results;
-  results.reserve(intents.size());
-  for (const CreateIntent& intent : intents) {
-    absl::StatusOr<CreateResult> result = CreateOne(intent);
-    // SQLite rolls the whole transaction back by itself after some errors
-    // (disk full, I/O): the earlier intents of the batch are gone too.
-    if (!result.ok() && !db_->InTransaction()) return fail_all(result.status());
-    results.push_back(std::move(result));
-  }
-  absl::Status committed = Commit(*tx);
-  if (!committed.ok()) return fail_all(committed);
-  return results;
+  return InOneTransaction<CreateResult>(
+      db_.get(), intents,
+      [this](const CreateIntent& in)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CreateOne(in); },
+      [this](Transaction& tx)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Commit(tx); });
 }
 
 // --------------------------------------------------------------- get/list --
@@ -878,34 +895,13 @@ absl::StatusOr<A> SqliteAppointmentStore::CompleteCommand(
 
 std::vector<absl::StatusOr<A>> SqliteAppointmentStore::CompleteCommands(
     absl::Span<const CommandOutcome> outcomes) {
-  using Results = std::vector<absl::StatusOr<A>>;
-  if (outcomes.empty()) return {};
-  auto fail_all = [&outcomes](const absl::Status& status) {
-    return Results(outcomes.size(), status);
-  };
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<Transaction> tx = Transaction::BeginImmediate(db_.get());
-  if (!tx.ok()) return fail_all(tx.status());
-  Results results;
-  results.reserve(outcomes.size());
-  for (const CommandOutcome& o : outcomes) {
-    // A savepoint per outcome: a stale token (ABORTED) or a failed write
-    // undoes only its own outcome.
-    absl::StatusOr<sqlite::Savepoint> sp = sqlite::Savepoint::Begin(db_.get());
-    if (!sp.ok()) return fail_all(sp.status());
-    absl::StatusOr<A> result = CompleteOne(o);
-    // SQLite rolls the whole transaction back by itself after some errors
-    // (disk full, I/O): the earlier outcomes of the batch are gone too.
-    if (!result.ok() && !db_->InTransaction()) return fail_all(result.status());
-    if (result.ok()) {
-      absl::Status released = sp->Release();
-      if (!released.ok()) return fail_all(released);
-    }
-    results.push_back(std::move(result));
-  }
-  absl::Status committed = Commit(*tx);
-  if (!committed.ok()) return fail_all(committed);
-  return results;
+  return InOneTransaction<A>(
+      db_.get(), outcomes,
+      [this](const CommandOutcome& o)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CompleteOne(o); },
+      [this](Transaction& tx)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Commit(tx); });
 }
 
 absl::StatusOr<A> SqliteAppointmentStore::CompleteOne(const CommandOutcome& o) {
