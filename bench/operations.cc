@@ -1,5 +1,6 @@
 #include "bench/operations.h"
 
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -21,91 +22,65 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(d);
 }
 
-// One unary call's state; deleted by its completion callback.
-template <typename Response>
-struct UnaryCall {
+// The e2e operation's CreateAppointment call; owned by its callback.
+struct CreateCall {
   grpc::ClientContext context;
   CreateAppointmentRequest request;
-  Response response;
+  Appointment response;
 };
 
-class NoopOperation final : public Operation {
- public:
-  explicit NoopOperation(const OperationOptions& o) : options_(o) {
-    for (const auto& channel : o.channels) {
-      stubs_.push_back(::bench::v1::NoopService::NewStub(channel));
-    }
+// Stubs for `Service`, one per channel; call `seq` uses them in turn.
+template <typename Service>
+std::vector<std::unique_ptr<typename Service::Stub>> StubsFor(
+    const OperationOptions& o) {
+  std::vector<std::unique_ptr<typename Service::Stub>> stubs;
+  for (const auto& channel : o.channels) {
+    stubs.push_back(Service::NewStub(channel));
   }
+  return stubs;
+}
+
+// One unary method of `Service` per call (ping, noop, create). `invoke`
+// starts the call through the stub's async() interface; `fill` writes call
+// `seq`'s request (empty: the request stays default).
+template <typename Service, typename Request, typename Response>
+class UnaryOperation final : public Operation {
+ public:
+  using Stub = typename Service::Stub;
+  using Invoke =
+      std::function<void(Stub*, grpc::ClientContext*, const Request*, Response*,
+                         std::function<void(grpc::Status)>)>;
+  using Fill = std::function<void(int64_t seq, Request*)>;
+
+  UnaryOperation(const OperationOptions& o, Invoke invoke, Fill fill)
+      : options_(o),
+        stubs_(StubsFor<Service>(o)),
+        invoke_(std::move(invoke)),
+        fill_(std::move(fill)) {}
 
   void Start(int64_t seq, Done done) override {
-    auto* call = new UnaryCall<Appointment>;
-    options_.requests->Fill(seq, &call->request);
-    call->context.set_deadline(DeadlineIn(options_.call_timeout));
-    stubs_[seq % stubs_.size()]->async()->Echo(
-        &call->context, &call->request, &call->response,
-        [call, done = std::move(done)](grpc::Status status) {
-          delete call;
-          done(status);
-        });
-  }
-
- private:
-  const OperationOptions options_;
-  std::vector<std::unique_ptr<::bench::v1::NoopService::Stub>> stubs_;
-};
-
-class PingOperation final : public Operation {
- public:
-  explicit PingOperation(const OperationOptions& o) : options_(o) {
-    for (const auto& channel : o.channels) {
-      stubs_.push_back(::bench::v1::NoopService::NewStub(channel));
-    }
-  }
-
-  void Start(int64_t seq, Done done) override {
+    // Deleted by the completion callback.
     struct Call {
       grpc::ClientContext context;
-      ::bench::v1::PingRequest request;
-      ::bench::v1::PingResponse response;
+      Request request;
+      Response response;
     };
     auto* call = new Call;
+    if (fill_) fill_(seq, &call->request);
     call->context.set_deadline(DeadlineIn(options_.call_timeout));
-    stubs_[seq % stubs_.size()]->async()->Ping(
-        &call->context, &call->request, &call->response,
-        [call, done = std::move(done)](grpc::Status status) {
-          delete call;
-          done(status);
-        });
+    invoke_(stubs_[seq % stubs_.size()].get(), &call->context, &call->request,
+            &call->response,
+            [call, done = std::move(done)](grpc::Status status) {
+              delete call;
+              done(status);
+            });
   }
 
  private:
   const OperationOptions options_;
-  std::vector<std::unique_ptr<::bench::v1::NoopService::Stub>> stubs_;
-};
-
-class CreateOperation final : public Operation {
- public:
-  explicit CreateOperation(const OperationOptions& o) : options_(o) {
-    for (const auto& channel : o.channels) {
-      stubs_.push_back(AppointmentService::NewStub(channel));
-    }
-  }
-
-  void Start(int64_t seq, Done done) override {
-    auto* call = new UnaryCall<Appointment>;
-    options_.requests->Fill(seq, &call->request);
-    call->context.set_deadline(DeadlineIn(options_.call_timeout));
-    stubs_[seq % stubs_.size()]->async()->CreateAppointment(
-        &call->context, &call->request, &call->response,
-        [call, done = std::move(done)](grpc::Status status) {
-          delete call;
-          done(status);
-        });
-  }
-
- private:
-  const OperationOptions options_;
-  std::vector<std::unique_ptr<AppointmentService::Stub>> stubs_;
+  const std::vector<std::unique_ptr<Stub>> stubs_;
+  const Invoke invoke_;
+  const Fill fill_;
 };
 
 class E2eOperation;
@@ -166,14 +141,11 @@ class ConfirmWatch final : public grpc::ClientReadReactor<Appointment> {
 
 class E2eOperation final : public Operation {
  public:
-  explicit E2eOperation(const OperationOptions& o) : options_(o) {
-    for (const auto& channel : o.channels) {
-      stubs_.push_back(AppointmentService::NewStub(channel));
-    }
-  }
+  explicit E2eOperation(const OperationOptions& o)
+      : options_(o), stubs_(StubsFor<AppointmentService>(o)) {}
 
   void Start(int64_t seq, Done done) override {
-    auto* call = new UnaryCall<Appointment>;
+    auto* call = new CreateCall;
     options_.requests->Fill(seq, &call->request);
     call->context.set_deadline(DeadlineIn(options_.call_timeout));
     AppointmentService::Stub* stub = stubs_[seq % stubs_.size()].get();
@@ -181,7 +153,7 @@ class E2eOperation final : public Operation {
     stub->async()->CreateAppointment(
         &call->context, &call->request, &call->response,
         [this, call, stub, start, done = std::move(done)](grpc::Status status) {
-          std::unique_ptr<UnaryCall<Appointment>> owned(call);
+          std::unique_ptr<CreateCall> owned(call);
           if (!status.ok()) {
             done(status);
             return;
@@ -217,7 +189,7 @@ class E2eOperation final : public Operation {
 
  private:
   const OperationOptions options_;
-  std::vector<std::unique_ptr<AppointmentService::Stub>> stubs_;
+  const std::vector<std::unique_ptr<AppointmentService::Stub>> stubs_;
   LatencyHistogram create_ms_;
   LatencyHistogram confirm_ms_;
   LatencyHistogram observed_ms_;
@@ -259,13 +231,45 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
 }
 
 std::unique_ptr<Operation> MakeNoopOperation(const OperationOptions& o) {
-  return std::make_unique<NoopOperation>(o);
+  using Noop = ::bench::v1::NoopService;
+  return std::make_unique<
+      UnaryOperation<Noop, CreateAppointmentRequest, Appointment>>(
+      o,
+      [](Noop::Stub* stub, grpc::ClientContext* context,
+         const CreateAppointmentRequest* request, Appointment* response,
+         std::function<void(grpc::Status)> done) {
+        stub->async()->Echo(context, request, response, std::move(done));
+      },
+      [requests = o.requests](int64_t seq, CreateAppointmentRequest* r) {
+        requests->Fill(seq, r);
+      });
 }
 std::unique_ptr<Operation> MakePingOperation(const OperationOptions& o) {
-  return std::make_unique<PingOperation>(o);
+  using Noop = ::bench::v1::NoopService;
+  using ::bench::v1::PingRequest;
+  using ::bench::v1::PingResponse;
+  return std::make_unique<UnaryOperation<Noop, PingRequest, PingResponse>>(
+      o,
+      [](Noop::Stub* stub, grpc::ClientContext* context,
+         const PingRequest* request, PingResponse* response,
+         std::function<void(grpc::Status)> done) {
+        stub->async()->Ping(context, request, response, std::move(done));
+      },
+      nullptr);
 }
 std::unique_ptr<Operation> MakeCreateOperation(const OperationOptions& o) {
-  return std::make_unique<CreateOperation>(o);
+  return std::make_unique<UnaryOperation<
+      AppointmentService, CreateAppointmentRequest, Appointment>>(
+      o,
+      [](AppointmentService::Stub* stub, grpc::ClientContext* context,
+         const CreateAppointmentRequest* request, Appointment* response,
+         std::function<void(grpc::Status)> done) {
+        stub->async()->CreateAppointment(context, request, response,
+                                         std::move(done));
+      },
+      [requests = o.requests](int64_t seq, CreateAppointmentRequest* r) {
+        requests->Fill(seq, r);
+      });
 }
 std::unique_ptr<Operation> MakeE2eOperation(const OperationOptions& o) {
   return std::make_unique<E2eOperation>(o);
