@@ -145,18 +145,32 @@ class Results {
   std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
 };
 
+// Submits a create whose answer goes to `results`.
+void Submit(GroupCommitWriter& writer, const FakeStore& store, Results& results,
+            const std::string& request_id,
+            absl::Time deadline = absl::InfiniteFuture()) {
+  writer.SubmitCreate(Intent(request_id), deadline,
+                      results.CreateCallback(&store));
+}
+
+// Submits `request_id` with the store's gate closed and returns once the
+// writer is inside that transaction, so the test can queue more behind it.
+void HoldWriterIn(GroupCommitWriter& writer, FakeStore& store, Results& results,
+                  const std::string& request_id) {
+  store.CloseGate();
+  Submit(writer, store, results, request_id);
+  store.WaitEntered();
+}
+
 TEST(GroupCommitWriterTest, RequestsWaitingDuringACommitShareTheNextOne) {
   FakeStore store;
   GroupCommitWriter writer(&store);
   Results results;
 
-  store.CloseGate();
-  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();  // the writer is inside the first transaction
+  // The writer is inside the first transaction.
+  HoldWriterIn(writer, store, results, "first");
   for (int i = 0; i < 20; ++i) {
-    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
-                        results.CreateCallback(&store));
+    Submit(writer, store, results, "r" + std::to_string(i));
   }
   EXPECT_EQ(writer.queue_depth(), 20);
   EXPECT_EQ(writer.pending(), 21);
@@ -181,8 +195,7 @@ TEST(GroupCommitWriterTest, ASlowAnswerDoesNotHoldUpTheNextCommit) {
   // The first call's answer is still running; the next create is committed
   // meanwhile, and answered only after the first answer returns (in order).
   Results results;
-  writer.SubmitCreate(Intent("next"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
+  Submit(writer, store, results, "next");
   store.WaitCommitted(2);
   EXPECT_THAT(store.log(), ElementsAre("create:1", "create:1"));
   EXPECT_THAT(results.statuses(), ::testing::IsEmpty());
@@ -197,13 +210,9 @@ TEST(GroupCommitWriterTest, BatchesAreCappedAtMaxBatch) {
   options.max_batch = 4;
   GroupCommitWriter writer(&store, options);
   Results results;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
+  HoldWriterIn(writer, store, results, "first");
   for (int i = 0; i < 10; ++i) {
-    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
-                        results.CreateCallback(&store));
+    Submit(writer, store, results, "r" + std::to_string(i));
   }
   store.OpenGate();
   results.WaitFor(11);
@@ -222,14 +231,9 @@ TEST(GroupCommitWriterTest, BatchObserverSeesEachTransactionSize) {
   };
   GroupCommitWriter writer(&store, options);
   Results results;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("a"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
-  writer.SubmitCreate(Intent("b"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  writer.SubmitCreate(Intent("c"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
+  HoldWriterIn(writer, store, results, "a");
+  Submit(writer, store, results, "b");
+  Submit(writer, store, results, "c");
   store.OpenGate();
   results.WaitFor(3);
   writer.Stop();
@@ -242,14 +246,9 @@ TEST(GroupCommitWriterTest, CancelsKeepTheirPlaceInTheQueue) {
   GroupCommitWriter writer(&store);
   Results results;
   absl::Notification cancelled;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
-  writer.SubmitCreate(Intent("a"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  writer.SubmitCreate(Intent("b"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
+  HoldWriterIn(writer, store, results, "first");
+  Submit(writer, store, results, "a");
+  Submit(writer, store, results, "b");
   CancelIntent cancel;
   cancel.appointment_id = "X";
   writer.SubmitCancel(cancel, absl::InfiniteFuture(),
@@ -257,8 +256,7 @@ TEST(GroupCommitWriterTest, CancelsKeepTheirPlaceInTheQueue) {
                         EXPECT_OK(r);
                         cancelled.Notify();
                       });
-  writer.SubmitCreate(Intent("c"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
+  Submit(writer, store, results, "c");
   store.OpenGate();
   results.WaitFor(4);
   cancelled.WaitForNotification();
@@ -272,14 +270,9 @@ TEST(GroupCommitWriterTest, AFullQueueRefusesAtOnceWithUnavailable) {
   options.max_queue = 2;
   GroupCommitWriter writer(&store, options);
   Results results;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("in-store"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
-  writer.SubmitCreate(Intent("q1"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  writer.SubmitCreate(Intent("q2"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
+  HoldWriterIn(writer, store, results, "in-store");
+  Submit(writer, store, results, "q1");
+  Submit(writer, store, results, "q2");
   absl::Status refused;
   writer.SubmitCreate(
       Intent("q3"), absl::InfiniteFuture(),
@@ -299,14 +292,9 @@ TEST(GroupCommitWriterTest, ExpiredIntentsAreAnsweredWithoutBeingWritten) {
   options.clock = &clock;
   GroupCommitWriter writer(&store, options);
   Results results;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
-  writer.SubmitCreate(Intent("late"), clock.Now() + absl::Seconds(1),
-                      results.CreateCallback(&store));
-  writer.SubmitCreate(Intent("patient"), clock.Now() + absl::Seconds(10),
-                      results.CreateCallback(&store));
+  HoldWriterIn(writer, store, results, "first");
+  Submit(writer, store, results, "late", clock.Now() + absl::Seconds(1));
+  Submit(writer, store, results, "patient", clock.Now() + absl::Seconds(10));
   absl::Status cancel_status;
   absl::Notification cancel_done;
   CancelIntent cancel;
@@ -335,8 +323,7 @@ TEST(GroupCommitWriterTest, AFailedTransactionFailsEveryIntentInIt) {
   GroupCommitWriter writer(&store);
   Results results;
   for (int i = 0; i < 5; ++i) {
-    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
-                        results.CreateCallback(&store));
+    Submit(writer, store, results, "r" + std::to_string(i));
   }
   results.WaitFor(5);
   for (const absl::Status& s : results.statuses()) {
@@ -348,13 +335,9 @@ TEST(GroupCommitWriterTest, StopFinishesQueuedWorkThenRefuses) {
   FakeStore store;
   GroupCommitWriter writer(&store);
   Results results;
-  store.CloseGate();
-  writer.SubmitCreate(Intent("first"), absl::InfiniteFuture(),
-                      results.CreateCallback(&store));
-  store.WaitEntered();
+  HoldWriterIn(writer, store, results, "first");
   for (int i = 0; i < 5; ++i) {
-    writer.SubmitCreate(Intent("r" + std::to_string(i)), absl::InfiniteFuture(),
-                        results.CreateCallback(&store));
+    Submit(writer, store, results, "r" + std::to_string(i));
   }
   std::thread stopper([&] { writer.Stop(); });
   // Stop has been asked for (or is about to be); new work is refused once it
