@@ -666,10 +666,7 @@ TEST_F(WorkerRunTest, StopReleasesLeasesOfCallsStillInFlight) {
   ASSERT_OK(writer_->CreateAppointment(
       MakeCreateIntent("apt-1", "req-1", absl::Now())));
   std::thread loop([&worker] { worker.Run(); });
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (fake_.held() == 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
+  ASSERT_TRUE(fake_.WaitHeld(1, absl::Seconds(20)));
   ASSERT_EQ(fake_.held(), 1);
   worker.Stop();
   loop.join();

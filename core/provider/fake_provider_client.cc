@@ -231,6 +231,14 @@ int FakeProviderClient::held() const {
   return static_cast<int>(held_.size());
 }
 
+bool FakeProviderClient::WaitHeld(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(held_.size()) >= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
 int FakeProviderClient::calls(Method method) const {
   absl::MutexLock lock(&mu_);
   auto it = calls_.find(method);

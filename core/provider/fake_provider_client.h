@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/provider/provider_client.h"
 
 namespace booking {
@@ -65,6 +66,9 @@ class FakeProviderClient final : public ProviderClient {
   // Runs every parked call; returns how many.
   int ReleaseHeld();
   int held() const;
+  // Blocks until at least `n` calls are parked, or `timeout` passes; returns
+  // whether they are.
+  bool WaitHeld(int n, absl::Duration timeout) const;
 
   // Counters for assertions.
   int calls(Method method) const;
