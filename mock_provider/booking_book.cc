@@ -57,6 +57,21 @@ absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
   return seq;
 }
 
+// Cancel, Get and Drop find a booking by its id, or by provider_id and
+// idempotency_key: INVALID_ARGUMENT naming what is missing.
+template <typename Request>
+absl::Status CheckLookup(const Request& request) {
+  if (request.booking_id().empty() && request.idempotency_key().empty()) {
+    return absl::InvalidArgumentError(
+        "booking_id or idempotency_key is required");
+  }
+  if (request.booking_id().empty() && request.provider_id().empty()) {
+    return absl::InvalidArgumentError(
+        "provider_id is required with idempotency_key");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 BookingBook::BookingBook(const Clock* clock, ModeTable start_modes,
@@ -273,14 +288,7 @@ std::vector<int64_t> BookingBook::FindLocked(const std::string& provider_id,
 }
 
 absl::StatusOr<Booking> BookingBook::Cancel(const CancelRequest& request) {
-  if (request.booking_id().empty() && request.idempotency_key().empty()) {
-    return absl::InvalidArgumentError(
-        "booking_id or idempotency_key is required");
-  }
-  if (request.booking_id().empty() && request.provider_id().empty()) {
-    return absl::InvalidArgumentError(
-        "provider_id is required with idempotency_key");
-  }
+  if (absl::Status s = CheckLookup(request); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   const std::vector<int64_t> seqs = FindLocked(
@@ -324,14 +332,7 @@ absl::StatusOr<Booking> BookingBook::Cancel(const CancelRequest& request) {
 }
 
 absl::StatusOr<Booking> BookingBook::Get(const GetBookingRequest& request) {
-  if (request.booking_id().empty() && request.idempotency_key().empty()) {
-    return absl::InvalidArgumentError(
-        "booking_id or idempotency_key is required");
-  }
-  if (request.booking_id().empty() && request.provider_id().empty()) {
-    return absl::InvalidArgumentError(
-        "provider_id is required with idempotency_key");
-  }
+  if (absl::Status s = CheckLookup(request); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   const std::vector<int64_t> seqs = FindLocked(
@@ -528,14 +529,7 @@ void BookingBook::EraseLocked(int64_t seq) {
 }
 
 absl::StatusOr<Booking> BookingBook::Drop(const DropBookingRequest& request) {
-  if (request.booking_id().empty() && request.idempotency_key().empty()) {
-    return absl::InvalidArgumentError(
-        "booking_id or idempotency_key is required");
-  }
-  if (request.booking_id().empty() && request.provider_id().empty()) {
-    return absl::InvalidArgumentError(
-        "provider_id is required with idempotency_key");
-  }
+  if (absl::Status s = CheckLookup(request); !s.ok()) return s;
   Booking::Status status = request.status();
   if (status == Booking::STATUS_UNSPECIFIED) status = Booking::CANCELLED;
   if (status != Booking::CANCELLED && status != Booking::DECLINED) {
